@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# UnionFlow's two entry points on a fresh Debian machine with Python 3.11:
+#   ./dev.sh run    install what is missing, migrate, load demo data, serve http://127.0.0.1:5000
+#   ./dev.sh test   install what is missing, then ruff, mypy and the test suite
+# Both are idempotent: a second run only checks and skips.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+APT_PACKAGES=(fonts-noto-cjk libharfbuzz-subset0 poppler-utils)
+VENV=.venv
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null || PY=python3
+
+ensure_apt() {
+    local missing=()
+    for p in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "installing Debian packages: ${missing[*]}"
+    local SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+ensure_venv() {
+    [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+    # Reinstall only when the dependency declaration changed.
+    local stamp="$VENV/.unionflow-installed"
+    local want
+    want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+        "$VENV/bin/pip" install -q --upgrade pip
+        "$VENV/bin/pip" install -q -e '.[test]'
+        echo "$want" > "$stamp"
+    fi
+}
+
+cmd=${1:-}
+case "$cmd" in
+    run)
+        ensure_apt
+        ensure_venv
+        export UNIONFLOW_DEMO=1
+        export FLASK_DATABASE_URL=${FLASK_DATABASE_URL:-${DATABASE_URL:-sqlite:///$PWD/instance/unionflow.db}}
+        mkdir -p instance
+        "$VENV/bin/flask" --app webapp init-db
+        "$VENV/bin/flask" --app webapp seed-demo
+        exec "$VENV/bin/flask" --app webapp run --host 127.0.0.1 --port "${PORT:-5000}"
+        ;;
+    test)
+        ensure_apt
+        ensure_venv
+        shift
+        "$VENV/bin/ruff" check .
+        "$VENV/bin/mypy"
+        "$VENV/bin/pytest" "$@"
+        ;;
+    *)
+        echo "usage: ./dev.sh run | ./dev.sh test [pytest args]" >&2
+        exit 2
+        ;;
+esac
