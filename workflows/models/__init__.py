@@ -1,0 +1,34 @@
+"""SQLAlchemy models. Importing this package registers every table on `Base.metadata`."""
+
+from workflows.models.audit import AuditEvent
+from workflows.models.org import DEPARTMENTS, Department, Enterprise, Level, OrgUnit, Role, UnitKind, User
+from workflows.models.process import (
+    ApprovalStep,
+    CaseLink,
+    InstanceStatus,
+    ProcessInstance,
+    ProcessVersion,
+    TaskIndexEntry,
+    TaskStatus,
+    TimerEntry,
+)
+
+__all__ = [
+    "DEPARTMENTS",
+    "ApprovalStep",
+    "AuditEvent",
+    "CaseLink",
+    "Department",
+    "Enterprise",
+    "InstanceStatus",
+    "Level",
+    "OrgUnit",
+    "ProcessInstance",
+    "ProcessVersion",
+    "Role",
+    "TaskIndexEntry",
+    "TaskStatus",
+    "TimerEntry",
+    "UnitKind",
+    "User",
+]

@@ -1,0 +1,155 @@
+"""Process versions, instances (cases), the task index, timers and approval steps (DESIGN §2, §6)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from workflows.db import Base, utcnow
+from workflows.models.org import OrgUnit, User
+
+
+class ProcessVersion(Base):
+    """One deployed version of a BPMN process; the parsed spec is stored once, serialized."""
+
+    __tablename__ = "process_version"
+    __table_args__ = (UniqueConstraint("process_key", "version"), UniqueConstraint("process_key", "content_hash"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int]
+    name: Mapped[str] = mapped_column(String(200))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    source_file: Mapped[str] = mapped_column(String(255))
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    serialized_spec: Mapped[str] = mapped_column(Text)
+    serializer_version: Mapped[str] = mapped_column(String(16))
+    deployed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InstanceStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class ProcessInstance(Base):
+    """A case: one running (or finished) process instance, its engine state in one row."""
+
+    __tablename__ = "process_instance"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_number: Mapped[str | None] = mapped_column(String(32), unique=True)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(64), index=True)
+    title: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default=InstanceStatus.RUNNING.value, index=True)
+    # The engine state without the spec (the spec is referenced by process_version_id).
+    state: Mapped[str] = mapped_column(Text, default="")
+    serializer_version: Mapped[str] = mapped_column(String(16), default="")
+    # Optimistic lock: every step increments it and the UPDATE checks the value that was read.
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    started_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    # The most specific org unit the case belongs to; lanes resolve to it or one of its ancestors.
+    home_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None]
+
+    process_version: Mapped[ProcessVersion] = relationship()
+    started_by: Mapped[User] = relationship()
+    home_unit: Mapped[OrgUnit] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class TaskStatus(StrEnum):
+    READY = "ready"
+    COMPLETED = "completed"
+
+
+class TaskIndexEntry(Base):
+    """One row per human task of an instance, derived from the engine after every step."""
+
+    __tablename__ = "task_index"
+    __table_args__ = (
+        UniqueConstraint("instance_id", "task_id"),
+        Index("ix_task_index_queue", "status", "org_unit_id", "department_code"),
+        Index("ix_task_index_claimed", "claimed_by_id", "status"),
+        Index("ix_task_index_completed_by", "completed_by_id", "completed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"), index=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    bpmn_id: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(255))
+    process_key: Mapped[str] = mapped_column(String(64))
+    case_number: Mapped[str] = mapped_column(String(32))
+    case_title: Mapped[str] = mapped_column(String(255))
+    lane: Mapped[str] = mapped_column(String(100))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    department_code: Mapped[str | None] = mapped_column(String(32))
+    form_name: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    ready_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+
+    instance: Mapped[ProcessInstance] = relationship()
+    org_unit: Mapped[OrgUnit] = relationship()
+
+
+class TimerEntry(Base):
+    """A waiting timer event, so a scheduler finds due timers with SQL instead of loading every case."""
+
+    __tablename__ = "timer"
+    __table_args__ = (UniqueConstraint("instance_id", "task_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"), index=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    bpmn_id: Mapped[str] = mapped_column(String(100))
+    due_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ApprovalStep(Base):
+    """The record of one completed human step: the row the approval record (审批表) prints."""
+
+    __tablename__ = "approval_step"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    bpmn_id: Mapped[str] = mapped_column(String(100))
+    step_title: Mapped[str] = mapped_column(String(255))
+    actor_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    actor_name: Mapped[str] = mapped_column(String(64))
+    actor_role: Mapped[str] = mapped_column(String(16))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    org_unit_name: Mapped[str] = mapped_column(String(100))
+    department_code: Mapped[str | None] = mapped_column(String(32))
+    decision: Mapped[str | None] = mapped_column(String(16))
+    opinion: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, object]] = mapped_column(JSON)
+    data_hash: Mapped[str] = mapped_column(String(64))
+    completed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CaseLink(Base):
+    """A relation between two cases, e.g. a duplicate hazard report linked to the first report."""
+
+    __tablename__ = "case_link"
+    __table_args__ = (UniqueConstraint("instance_id", "linked_instance_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    linked_instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
