@@ -1,7 +1,9 @@
 """SQLAlchemy models. Importing this package registers every table on `Base.metadata`."""
 
 from workflows.models.audit import AuditEvent
+from workflows.models.hazard import HazardReport
 from workflows.models.org import DEPARTMENTS, Department, Enterprise, Level, OrgUnit, Role, UnitKind, User
+from workflows.models.policy import PolicyParameter
 from workflows.models.process import (
     ApprovalStep,
     CaseLink,
@@ -20,9 +22,11 @@ __all__ = [
     "CaseLink",
     "Department",
     "Enterprise",
+    "HazardReport",
     "InstanceStatus",
     "Level",
     "OrgUnit",
+    "PolicyParameter",
     "ProcessInstance",
     "ProcessVersion",
     "Role",

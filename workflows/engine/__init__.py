@@ -1,0 +1,1 @@
+"""SpiffWorkflow glue: restricted scripts, spec deployment and storage, instance serialization."""

@@ -1,0 +1,28 @@
+"""Errors the workflow layer raises to its callers; messages are Chinese because officials read them."""
+
+from __future__ import annotations
+
+
+class WorkflowError(Exception):
+    """Base class: the operation was refused and nothing was changed."""
+
+
+class NotFound(WorkflowError):
+    """The case or task does not exist or is not visible to this user (callers answer 404 either way)."""
+
+
+class PermissionDenied(WorkflowError):
+    pass
+
+
+class ConflictError(WorkflowError):
+    """Someone else changed the case first; reload and try again."""
+
+
+class TaskAlreadyHandled(ConflictError):
+    def __init__(self, message: str = "该任务已被他人处理，请刷新后查看最新状态") -> None:
+        super().__init__(message)
+
+
+class ProcessNotDeployed(WorkflowError):
+    pass

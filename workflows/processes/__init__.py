@@ -1,0 +1,54 @@
+"""Per-process domain hooks: what a process needs besides its diagram (case context, business records, checks).
+
+The engine layer calls these at fixed points of every operation; a process without special needs uses
+`ProcessHooks` as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from workflows.models import Enterprise, OrgUnit, ProcessInstance, User
+from workflows.routing import ProcessInfo
+
+
+@dataclass
+class StartPlan:
+    home_unit: OrgUnit
+    title: str
+    enterprise: Enterprise | None = None
+    initial_data: dict[str, Any] = field(default_factory=dict)
+
+
+class ProcessHooks:
+    def prepare_start(self, session: Session, user: User, info: ProcessInfo, data: dict[str, Any]) -> StartPlan:
+        """Resolve the case's home unit and title from the start form; raise FormValidationError on bad input."""
+        return StartPlan(home_unit=user.org_unit, title=info.title, initial_data=dict(data))
+
+    def after_start(self, session: Session, instance: ProcessInstance, data: dict[str, Any]) -> None:
+        """Create the process's business records once the instance has an id."""
+
+    def check_step(
+        self, session: Session, instance: ProcessInstance, bpmn_id: str, data: dict[str, Any],
+        case_data: dict[str, Any],
+    ) -> dict[str, str]:
+        """Cross-field and cross-case checks a JSON Schema cannot express; field path -> Chinese message."""
+        return {}
+
+    def after_step(
+        self, session: Session, instance: ProcessInstance, bpmn_id: str, data: dict[str, Any], user: User
+    ) -> None:
+        """Update business records after a step completed."""
+
+
+_DEFAULT_HOOKS = ProcessHooks()
+
+
+def hooks_for(process_key: str) -> ProcessHooks:
+    from workflows.processes.hazard import HazardReportHooks
+
+    registry: dict[str, ProcessHooks] = {"hazard_report": HazardReportHooks()}
+    return registry.get(process_key, _DEFAULT_HOOKS)

@@ -1,0 +1,93 @@
+"""Inbox queries (DESIGN §2): plain SQL over the task index, never a deserialized workflow."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from workflows.models import ApprovalStep, ProcessInstance, Role, TaskIndexEntry, TaskStatus, User
+
+DEFAULT_PAGE_SIZE = 20
+
+
+def _page(query: Select[tuple[TaskIndexEntry]], page: int, per_page: int) -> Select[tuple[TaskIndexEntry]]:
+    return query.limit(per_page).offset(max(page - 1, 0) * per_page)
+
+
+def my_tasks_query(user: User) -> Select[tuple[TaskIndexEntry]]:
+    """待办: ready tasks claimed by (or assigned to) me."""
+    return select(TaskIndexEntry).where(
+        TaskIndexEntry.status == TaskStatus.READY.value, TaskIndexEntry.claimed_by_id == user.id
+    )
+
+
+def department_queue_query(user: User) -> Select[tuple[TaskIndexEntry]]:
+    """部门待办: unclaimed ready tasks of my unit, in my department or the unit's own (department-less) lane."""
+    if user.role == Role.ADMIN:
+        return select(TaskIndexEntry).where(False)
+    department_match = TaskIndexEntry.department_code.is_(None)
+    if user.department_code is not None:
+        department_match = or_(department_match, TaskIndexEntry.department_code == user.department_code)
+    return select(TaskIndexEntry).where(
+        TaskIndexEntry.status == TaskStatus.READY.value,
+        TaskIndexEntry.claimed_by_id.is_(None),
+        TaskIndexEntry.org_unit_id == user.org_unit_id,
+        department_match,
+    )
+
+
+def done_by_me_query(user: User) -> Select[tuple[TaskIndexEntry]]:
+    """已办: tasks I completed."""
+    return select(TaskIndexEntry).where(
+        TaskIndexEntry.status == TaskStatus.COMPLETED.value, TaskIndexEntry.completed_by_id == user.id
+    )
+
+
+def my_tasks(session: Session, user: User, page: int = 1, per_page: int = DEFAULT_PAGE_SIZE) -> Sequence[TaskIndexEntry]:
+    query = my_tasks_query(user).order_by(TaskIndexEntry.due_at.is_(None), TaskIndexEntry.due_at, TaskIndexEntry.id)
+    return session.scalars(_page(query, page, per_page)).all()
+
+
+def department_queue(
+    session: Session, user: User, page: int = 1, per_page: int = DEFAULT_PAGE_SIZE
+) -> Sequence[TaskIndexEntry]:
+    query = department_queue_query(user).order_by(
+        TaskIndexEntry.due_at.is_(None), TaskIndexEntry.due_at, TaskIndexEntry.id
+    )
+    return session.scalars(_page(query, page, per_page)).all()
+
+
+def done_by_me(session: Session, user: User, page: int = 1, per_page: int = DEFAULT_PAGE_SIZE) -> Sequence[TaskIndexEntry]:
+    query = done_by_me_query(user).order_by(TaskIndexEntry.completed_at.desc(), TaskIndexEntry.id.desc())
+    return session.scalars(_page(query, page, per_page)).all()
+
+
+def started_by_me(
+    session: Session, user: User, page: int = 1, per_page: int = DEFAULT_PAGE_SIZE
+) -> Sequence[ProcessInstance]:
+    """我发起: cases I started, newest first."""
+    query = (
+        select(ProcessInstance)
+        .where(ProcessInstance.started_by_id == user.id)
+        .order_by(ProcessInstance.created_at.desc(), ProcessInstance.id.desc())
+        .limit(per_page)
+        .offset(max(page - 1, 0) * per_page)
+    )
+    return session.scalars(query).all()
+
+
+def case_tasks(session: Session, instance_id: int) -> Sequence[TaskIndexEntry]:
+    """Every human task of a case, open and done, in the order they became ready."""
+    query = (
+        select(TaskIndexEntry)
+        .where(TaskIndexEntry.instance_id == instance_id)
+        .order_by(TaskIndexEntry.ready_at, TaskIndexEntry.id)
+    )
+    return session.scalars(query).all()
+
+
+def case_approval_steps(session: Session, instance_id: int) -> Sequence[ApprovalStep]:
+    query = select(ApprovalStep).where(ApprovalStep.instance_id == instance_id).order_by(ApprovalStep.id)
+    return session.scalars(query).all()

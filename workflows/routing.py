@@ -1,0 +1,152 @@
+"""Routing (DESIGN §3): which org unit and department hold a task, and who may act on it.
+
+A BPMN lane names a role (an org level plus, where that level has departments, a department). The lane map is
+explicit data in `bpmn/routing.json`; the concrete unit is resolved per case from the case's home unit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from workflows.models import Level, OrgUnit, Role, TaskStatus, User
+from workflows.organisation import ancestor_of_level
+
+BPMN_DIR = Path(os.environ.get("UNIONFLOW_BPMN_DIR", Path(__file__).resolve().parent.parent / "bpmn"))
+
+
+class RoutingError(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class LaneRole:
+    lane: str
+    level: Level
+    department: str | None
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    key: str
+    title: str
+    case_prefix: str
+    start_levels: frozenset[Level]
+    owner_department: str
+    source: str
+
+
+@dataclass(frozen=True)
+class RoutingTable:
+    lanes: dict[str, LaneRole]
+    processes: dict[str, ProcessInfo]
+
+    def lane(self, name: str | None) -> LaneRole:
+        if name is None or name not in self.lanes:
+            raise RoutingError(f"泳道未登记角色：{name!r}")
+        return self.lanes[name]
+
+    def process(self, key: str) -> ProcessInfo:
+        if key not in self.processes:
+            raise RoutingError(f"流程未登记：{key}")
+        return self.processes[key]
+
+
+def parse_routing(data: dict[str, object]) -> RoutingTable:
+    lanes_data = data.get("lanes", {})
+    processes_data = data.get("processes", {})
+    assert isinstance(lanes_data, dict) and isinstance(processes_data, dict)
+    lanes = {
+        name: LaneRole(name, Level(spec["level"]), spec.get("department")) for name, spec in lanes_data.items()
+    }
+    processes = {
+        key: ProcessInfo(
+            key=key,
+            title=spec["title"],
+            case_prefix=spec["case_prefix"],
+            start_levels=frozenset(Level(level) for level in spec["start_levels"]),
+            owner_department=spec["owner_department"],
+            source=spec.get("source", ""),
+        )
+        for key, spec in processes_data.items()
+    }
+    return RoutingTable(lanes, processes)
+
+
+@lru_cache(maxsize=4)
+def load_routing(path: Path = BPMN_DIR / "routing.json") -> RoutingTable:
+    return parse_routing(json.loads(path.read_text(encoding="utf-8")))
+
+
+def resolve_unit(session: Session, role: LaneRole, home_unit: OrgUnit) -> OrgUnit:
+    """The concrete unit that holds a task of `role` in a case whose home unit is `home_unit`."""
+    unit = ancestor_of_level(session, home_unit, role.level)
+    if unit is None:
+        raise RoutingError(f"案件所属单位“{home_unit.name}”没有对应“{role.lane}”的{role.level.value}级单位")
+    return unit
+
+
+class Action(StrEnum):
+    VIEW = "view"
+    CLAIM = "claim"
+    RELEASE = "release"
+    COMPLETE = "complete"
+
+
+class TaskLike(Protocol):
+    """What permission checks need of a task; the task index row has all of it."""
+
+    process_key: str
+    department_code: str | None
+    claimed_by_id: int | None
+    status: str
+
+    @property
+    def org_unit(self) -> OrgUnit: ...
+
+
+def task_actions(user: User, task: TaskLike, routing: RoutingTable) -> frozenset[Action]:
+    """Everything `user` may do with `task`: the single place that decides it (issue #2 §4).
+
+    - Officials act on tasks of their own unit, in their own department (or the unit's, where it has none).
+    - A head does the same and may also release a colleague's claim; a head also sees (read-only) tasks of
+      their department's processes in the units below their own.
+    - Admins administer: they see their subtree but never claim or complete someone else's work.
+    """
+    if not user.active:
+        return frozenset()
+    unit = task.org_unit
+    in_subtree = unit.is_within(user.org_unit)
+    if user.role == Role.ADMIN:
+        return frozenset({Action.VIEW}) if in_subtree else frozenset()
+
+    holds_role = unit.id == user.org_unit_id and task.department_code in (None, user.department_code)
+    if holds_role:
+        if task.status != TaskStatus.READY:
+            return frozenset({Action.VIEW})
+        if task.claimed_by_id is None:
+            return frozenset({Action.VIEW, Action.CLAIM, Action.COMPLETE})
+        if task.claimed_by_id == user.id:
+            return frozenset({Action.VIEW, Action.RELEASE, Action.COMPLETE})
+        if user.role == Role.HEAD:
+            return frozenset({Action.VIEW, Action.RELEASE})
+        return frozenset({Action.VIEW})
+
+    if user.role == Role.HEAD and in_subtree and user.department_code is not None:
+        owned = routing.processes.get(task.process_key)
+        if task.department_code == user.department_code or (
+            task.department_code is None and owned is not None and owned.owner_department == user.department_code
+        ):
+            return frozenset({Action.VIEW})
+    return frozenset()
+
+
+def can_start(user: User, process: ProcessInfo) -> bool:
+    return user.active and user.role != Role.ADMIN and user.org_unit.level in process.start_levels

@@ -1,0 +1,181 @@
+"""Rebuild an instance's rows in the task index and the timer table from its engine state (DESIGN §2).
+
+The index is a pure function of the engine state and the case: claims and completions are recorded in the
+engine task's `internal_data`, so a check can always recompute the index and compare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflows.calendar import add_working_days
+from workflows.engine.deployment import FORM_PROPERTY, properties
+from workflows.models import OrgUnit, ProcessInstance, TaskIndexEntry, TaskStatus, TimerEntry
+from workflows.routing import RoutingTable, resolve_unit
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+CLAIMED_BY = "claimed_by"
+COMPLETED_BY = "completed_by"
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    task_id: str
+    bpmn_id: str
+    title: str
+    lane: str
+    org_unit_id: int
+    department_code: str | None
+    form_name: str | None
+    status: str
+    claimed_by_id: int | None
+    completed_by_id: int | None
+    ready_at: datetime
+    due_at: datetime | None
+    completed_at: datetime | None
+
+
+def _timestamp(task: Task) -> datetime:
+    return datetime.fromtimestamp(task.last_state_change, UTC)
+
+
+def _end_of_day(day: date) -> datetime:
+    return datetime.combine(day, time(23, 59, 59), tzinfo=SHANGHAI).astimezone(UTC)
+
+
+def task_due_at(task: Task, ready_at: datetime) -> datetime | None:
+    """The due time from the task's `dueWorkingDays` (working days after it became ready) or `dueDate`."""
+    props = properties(task.task_spec)
+    engine = task.workflow.script_engine
+    if "dueDate" in props:
+        value = engine.evaluate(task, props["dueDate"])
+        return _end_of_day(date.fromisoformat(str(value))) if value else None
+    if "dueWorkingDays" in props:
+        days = int(engine.evaluate(task, props["dueWorkingDays"]))
+        return _end_of_day(add_working_days(ready_at.astimezone(SHANGHAI).date(), days))
+    return None
+
+
+def human_tasks(workflow: BpmnWorkflow) -> list[Task]:
+    """READY human tasks, and completed ones that a person completed (reset or cancelled ones drop out)."""
+    return [
+        task
+        for task in workflow.get_tasks(manual=True)
+        if task.state == TaskState.READY
+        or (task.state == TaskState.COMPLETED and COMPLETED_BY in task.internal_data)
+    ]
+
+
+def expected_rows(
+    session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, routing: RoutingTable
+) -> list[IndexRow]:
+    units: dict[str, OrgUnit] = {}
+    rows = []
+    for task in human_tasks(workflow):
+        lane = task.task_spec.lane
+        role = routing.lane(lane)
+        if lane not in units:
+            units[lane] = resolve_unit(session, role, instance.home_unit)
+        completed = task.state == TaskState.COMPLETED
+        stamp = _timestamp(task)
+        ready_at = datetime.fromisoformat(task.internal_data["ready_at"]) if "ready_at" in task.internal_data else stamp
+        rows.append(
+            IndexRow(
+                task_id=str(task.id),
+                bpmn_id=task.task_spec.bpmn_id,
+                title=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+                lane=lane,
+                org_unit_id=units[lane].id,
+                department_code=role.department,
+                form_name=properties(task.task_spec).get(FORM_PROPERTY),
+                status=TaskStatus.COMPLETED.value if completed else TaskStatus.READY.value,
+                claimed_by_id=task.internal_data.get(CLAIMED_BY),
+                completed_by_id=task.internal_data.get(COMPLETED_BY),
+                ready_at=ready_at,
+                due_at=task_due_at(task, ready_at),
+                completed_at=stamp if completed else None,
+            )
+        )
+    return rows
+
+
+def expected_timers(workflow: BpmnWorkflow) -> dict[str, tuple[str, datetime]]:
+    timers = {}
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        spec = task.task_spec
+        if isinstance(spec, CatchingEvent) and isinstance(spec.event_definition, TimerEventDefinition):
+            value = task.internal_data.get("event_value")
+            if value:
+                timers[str(task.id)] = (spec.bpmn_id, datetime.fromisoformat(value))
+    return timers
+
+
+def _row_values(row: IndexRow, instance: ProcessInstance) -> dict[str, Any]:
+    values = dict(row.__dict__)
+    values.update(process_key=instance.process_key, case_number=instance.case_number or "", case_title=instance.title)
+    return values
+
+
+def rebuild_index(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, routing: RoutingTable) -> None:
+    """Make the instance's task-index and timer rows equal to what the engine says; flushes."""
+    wanted = {row.task_id: row for row in expected_rows(session, instance, workflow, routing)}
+    existing = {
+        entry.task_id: entry
+        for entry in session.scalars(select(TaskIndexEntry).where(TaskIndexEntry.instance_id == instance.id))
+    }
+    for task_id, entry in existing.items():
+        if task_id not in wanted:
+            session.delete(entry)
+    for task_id, row in wanted.items():
+        values = _row_values(row, instance)
+        entry = existing.get(task_id)
+        if entry is None:
+            session.add(TaskIndexEntry(instance_id=instance.id, **values))
+        else:
+            for key, value in values.items():
+                if getattr(entry, key) != value:
+                    setattr(entry, key, value)
+
+    wanted_timers = expected_timers(workflow)
+    existing_timers = {
+        timer.task_id: timer for timer in session.scalars(select(TimerEntry).where(TimerEntry.instance_id == instance.id))
+    }
+    for task_id, timer in existing_timers.items():
+        if task_id not in wanted_timers:
+            session.delete(timer)
+    for task_id, (bpmn_id, due_at) in wanted_timers.items():
+        timer = existing_timers.get(task_id)
+        if timer is None:
+            session.add(TimerEntry(instance_id=instance.id, task_id=task_id, bpmn_id=bpmn_id, due_at=due_at))
+        elif timer.due_at != due_at:
+            timer.due_at = due_at
+    session.flush()
+
+
+def index_matches_engine(
+    session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, routing: RoutingTable
+) -> list[str]:
+    """Differences between the stored index and the engine (empty when consistent), for `flask check`."""
+    wanted = {row.task_id: _row_values(row, instance) for row in expected_rows(session, instance, workflow, routing)}
+    stored = {
+        entry.task_id: entry
+        for entry in session.scalars(select(TaskIndexEntry).where(TaskIndexEntry.instance_id == instance.id))
+    }
+    problems = [f"{instance.case_number}: task {tid} missing from index" for tid in wanted.keys() - stored.keys()]
+    problems += [f"{instance.case_number}: stale index row {tid}" for tid in stored.keys() - wanted.keys()]
+    for task_id in wanted.keys() & stored.keys():
+        for key, value in wanted[task_id].items():
+            if getattr(stored[task_id], key) != value:
+                problems.append(f"{instance.case_number}: task {task_id} {key} differs")
+    return problems
