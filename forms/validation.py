@@ -170,9 +170,12 @@ class _Coercer:
         if kind == "object" and isinstance(value, Mapping):
             return self.coerce_object(value, schema, path)
         if kind == "array" and isinstance(value, list | tuple):
+            # Blank rows go first so that indices in error paths match the data that is validated; a value
+            # that fails coercion stays, already reported, rather than shifting the rows after it.
+            rows = [item for item in value if not (isinstance(item, str) and not item.strip())]
             items = schema.get("items")
-            coerced = [self.coerce(item, items, (*path, index)) for index, item in enumerate(value)]
-            return [item for item in coerced if item is not _DROP]
+            coerced = [self.coerce(item, items, (*path, index)) for index, item in enumerate(rows)]
+            return [new if new is not _DROP else old for new, old in zip(coerced, rows, strict=True)]
         if kind == "integer":
             return self.coerce_integer(value, schema, path)
         if kind == "number":
@@ -181,7 +184,7 @@ class _Coercer:
             return self.coerce_boolean(value, schema, path)
         return value
 
-    def coerce_object(self, value: Mapping[str, Any], schema: Mapping[str, Any], path: FieldPath) -> dict:
+    def coerce_object(self, value: Mapping[str, Any], schema: Mapping[str, Any], path: FieldPath) -> dict[str, Any]:
         declared = declared_properties(schema, self.root)
         extra = schema.get("additionalProperties", False)
         result: dict[str, Any] = {}

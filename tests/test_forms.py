@@ -114,7 +114,7 @@ def test_list_forms(tmp_path: Path) -> None:
 
 
 def test_form_not_found_names_the_file(tmp_path: Path) -> None:
-    with pytest.raises(FormNotFound, match="missing-form-schema.json"):
+    with pytest.raises(FormNotFound, match=r"missing-form-schema\.json"):
         load_form("missing-form", tmp_path)
     with pytest.raises(LookupError):
         load_form("missing-form-schema.json", tmp_path)
@@ -150,7 +150,7 @@ def test_invalid_form_schema_names_the_file(tmp_path: Path, content: str, messag
 def test_invalid_ui_schema_names_its_file(tmp_path: Path) -> None:
     write_form(tmp_path, "f", {"type": "object"})
     (tmp_path / "f-uischema.json").write_text("{oops", encoding="utf-8")
-    with pytest.raises(InvalidFormSchema, match="f-uischema.json"):
+    with pytest.raises(InvalidFormSchema, match=r"f-uischema\.json"):
         load_form("f", tmp_path)
 
 
@@ -230,12 +230,24 @@ def test_optional_blanks_and_unknown_keys_are_dropped(form: FormDefinition) -> N
 
 def test_additional_properties_kept_when_allowed(tmp_path: Path) -> None:
     write_form(tmp_path, "open", {"type": "object", "additionalProperties": True, "properties": {}})
-    assert validate_submission(load_form("open", tmp_path), {"extra": " x "}) == {"extra": " x "}
+    assert validate_submission(load_form("open", tmp_path), {"extra": " x "}) == {"extra": "x"}
 
 
 def test_nested_arrays_of_objects_are_coerced(form: FormDefinition) -> None:
     members = [{"name": " 李梅 ", "mobile": "13804110000", "age": "40"}]
     assert submit(form, members=members)["members"] == [{"name": "李梅", "mobile": "13804110000"}]
+
+
+def test_array_of_scalars_keeps_row_numbers_after_blank_and_bad_rows(tmp_path: Path) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"counts": {"type": "array", "items": {"type": "integer", "title": "人数", "maximum": 9}}},
+    }
+    write_form(tmp_path, "rows", schema)
+    form = load_form("rows", tmp_path)
+    assert validate_submission(form, {"counts": ["1", " ", "3"]}) == {"counts": [1, 3]}
+    errors = errors_of(form, {"counts": ["1", "x", "30"]})
+    assert errors == {"counts.1": "人数（第2项）：必须是整数", "counts.2": "人数（第3项）：不能大于9"}
 
 
 # --- validation messages ---------------------------------------------------------------------------------
@@ -289,7 +301,10 @@ def test_nested_object_path(form: FormDefinition) -> None:
 def test_array_item_paths_name_the_row(form: FormDefinition) -> None:
     members = [{"name": "李梅", "mobile": "13804110000"}, {"mobile": "138"}]
     errors = errors_of(form, {**VALID, "members": members})
-    assert errors == {"members.1.name": "姓名（第2项）：必填", "members.1.mobile": "举报人手机号（第2项）：应为11位数字"}
+    assert errors == {
+        "members.1.name": "姓名（第2项）：必填",
+        "members.1.mobile": "举报人手机号（第2项）：应为11位数字",
+    }
 
 
 @pytest.mark.parametrize(("decision", "opinion_required"), [("不同意", True), ("同意", False)])
@@ -347,7 +362,13 @@ def test_valid_submission_round_trip(form: FormDefinition) -> None:
 
 
 def test_canonical_json_format() -> None:
-    data = {"b": Decimal("12.50"), "a": "工会", "d": date(2024, 5, 1), "t": datetime(2024, 5, 1, 8, 30), "n": [1]}
+    data = {
+        "b": Decimal("12.50"),
+        "a": "工会",
+        "d": date(2024, 5, 1),
+        "t": datetime(2024, 5, 1, 8, 30),
+        "n": [1],
+    }
     assert canonical_json(data) == '{"a":"工会","b":"12.50","d":"2024-05-01","n":[1],"t":"2024-05-01T08:30:00"}'
 
 
@@ -364,3 +385,16 @@ def test_canonical_json_refuses_unknown_types() -> None:
         canonical_json({"x": object()})
     with pytest.raises(ValueError):
         canonical_json({"x": float("nan")})
+
+
+# --- shipped forms ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list_forms())
+def test_shipped_forms_load_and_report_blank_submissions_in_chinese(name: str) -> None:
+    form = load_form(name)
+    try:
+        validate_submission(form, {})
+    except FormValidationError as error:
+        assert error.errors
+        assert all("：" in message for message in error.errors.values())

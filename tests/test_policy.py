@@ -148,9 +148,7 @@ def test_split_union_fee_refuses_bad_input(args, error):
         split_union_fee(*args)
 
 
-@pytest.mark.parametrize(
-    ("count", "eligible"), [(0, True), (24, True), (25, True), (26, False), (500, False)]
-)
+@pytest.mark.parametrize(("count", "eligible"), [(0, True), (24, True), (25, True), (26, False), (500, False)])
 def test_small_enterprise_refund_eligible(count, eligible):
     assert small_enterprise_refund_eligible(count, D(25)) is eligible
 

@@ -22,7 +22,12 @@ GENESIS_HASH = "0" * 64
 
 
 def event_hash(
-    prev_hash: str, occurred_at: datetime, actor_id: int | None, action: str, object_type: str, object_id: str,
+    prev_hash: str,
+    occurred_at: datetime,
+    actor_id: int | None,
+    action: str,
+    object_type: str,
+    object_id: str,
     payload: str,
 ) -> str:
     material = "|".join(
@@ -81,7 +86,13 @@ def verify_chain(session: Session) -> ChainReport:
         if event.prev_hash != prev:
             return ChainReport(False, checked, event.id, "前一事件哈希不匹配（事件被删除或插入）")
         expected = event_hash(
-            prev, event.occurred_at, event.actor_id, event.action, event.object_type, event.object_id, event.payload
+            prev,
+            event.occurred_at,
+            event.actor_id,
+            event.action,
+            event.object_type,
+            event.object_id,
+            event.payload,
         )
         if expected != event.hash:
             return ChainReport(False, checked, event.id, "事件内容与哈希不符（事件被修改）")

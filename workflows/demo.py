@@ -194,9 +194,7 @@ def seed_demo(session: Session) -> list[DemoLogin]:
     for username, display_name, unit_code, department_code, role in _USERS:
         user = session.scalar(select(User).where(User.username == username))
         if user is None:
-            user = create_user(
-                session, username, DEMO_PASSWORD, unit_code, department_code, role, display_name
-            )
+            user = create_user(session, username, DEMO_PASSWORD, unit_code, department_code, role, display_name)
         logins.append(
             DemoLogin(
                 username=user.username,

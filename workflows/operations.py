@@ -91,7 +91,12 @@ def _approval_step(
 
 
 def start_case(
-    session: Session, user: User, process_key: str, data: dict[str, Any], *, routing: RoutingTable | None = None
+    session: Session,
+    user: User,
+    process_key: str,
+    data: dict[str, Any],
+    *,
+    routing: RoutingTable | None = None,
 ) -> ProcessInstance:
     """Start a case from its start form (validated here) as `user`."""
     routing = routing or load_routing()
@@ -133,7 +138,10 @@ def start_case(
         start_task = workflow.get_tasks(spec_name=workflow.spec.start.outputs[0].name)[0]
         _approval_step(session, instance, start_task, f"发起：{info.title}", user, cleaned)
     record_event(
-        session, "case.started", "case", instance.case_number,
+        session,
+        "case.started",
+        "case",
+        instance.case_number,
         {"process": process_key, "version": version.version, "data_hash": forms.data_hash(cleaned)},
         actor_id=user.id,
     )
@@ -193,7 +201,11 @@ def release_task(
     previous = loaded.task.internal_data.pop(CLAIMED_BY, None)
     _store(session, loaded.instance, loaded.workflow, routing)
     record_event(
-        session, "task.released", "task", task_id, {"case": loaded.instance.case_number, "claimed_by": previous},
+        session,
+        "task.released",
+        "task",
+        task_id,
+        {"case": loaded.instance.case_number, "claimed_by": previous},
         actor_id=user.id,
     )
     return loaded.entry
@@ -243,9 +255,16 @@ def complete_task(
     hooks.after_step(session, instance, task.task_spec.bpmn_id, cleaned, user)
     session.flush()
     record_event(
-        session, "task.completed", "task", task_id,
-        {"case": instance.case_number, "step": task.task_spec.bpmn_id, "decision": cleaned.get("decision"),
-         "data_hash": step.data_hash},
+        session,
+        "task.completed",
+        "task",
+        task_id,
+        {
+            "case": instance.case_number,
+            "step": task.task_spec.bpmn_id,
+            "decision": cleaned.get("decision"),
+            "data_hash": step.data_hash,
+        },
         actor_id=user.id,
     )
     next_tasks = list(

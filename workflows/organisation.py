@@ -80,9 +80,7 @@ def _place(session: Session, unit: OrgUnit, parent: OrgUnit | None) -> None:
     unit.path = new_path
     # "/" is the column default of a unit never placed; only a real move has a subtree to carry along.
     if old_path and old_path != "/":
-        descendants = session.scalars(
-            select(OrgUnit).where(OrgUnit.path.startswith(old_path), OrgUnit.id != unit.id)
-        )
+        descendants = session.scalars(select(OrgUnit).where(OrgUnit.path.startswith(old_path), OrgUnit.id != unit.id))
         for child in descendants:
             child.path = new_path + child.path[len(old_path) :]
 

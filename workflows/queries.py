@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, false, or_, select
 from sqlalchemy.orm import Session
 
 from workflows.models import ApprovalStep, ProcessInstance, Role, TaskIndexEntry, TaskStatus, User
@@ -12,22 +12,22 @@ from workflows.models import ApprovalStep, ProcessInstance, Role, TaskIndexEntry
 DEFAULT_PAGE_SIZE = 20
 
 
-def _page(query: Select[tuple[TaskIndexEntry]], page: int, per_page: int) -> Select[tuple[TaskIndexEntry]]:
+def _page(query: Select[TaskIndexEntry], page: int, per_page: int) -> Select[TaskIndexEntry]:
     return query.limit(per_page).offset(max(page - 1, 0) * per_page)
 
 
-def my_tasks_query(user: User) -> Select[tuple[TaskIndexEntry]]:
+def my_tasks_query(user: User) -> Select[TaskIndexEntry]:
     """待办: ready tasks claimed by (or assigned to) me."""
     return select(TaskIndexEntry).where(
         TaskIndexEntry.status == TaskStatus.READY.value, TaskIndexEntry.claimed_by_id == user.id
     )
 
 
-def department_queue_query(user: User) -> Select[tuple[TaskIndexEntry]]:
+def department_queue_query(user: User) -> Select[TaskIndexEntry]:
     """部门待办: unclaimed ready tasks of my unit, in my department or the unit's own (department-less) lane."""
     if user.role == Role.ADMIN:
-        return select(TaskIndexEntry).where(False)
-    department_match = TaskIndexEntry.department_code.is_(None)
+        return select(TaskIndexEntry).where(false())
+    department_match: ColumnElement[bool] = TaskIndexEntry.department_code.is_(None)
     if user.department_code is not None:
         department_match = or_(department_match, TaskIndexEntry.department_code == user.department_code)
     return select(TaskIndexEntry).where(
@@ -38,14 +38,16 @@ def department_queue_query(user: User) -> Select[tuple[TaskIndexEntry]]:
     )
 
 
-def done_by_me_query(user: User) -> Select[tuple[TaskIndexEntry]]:
+def done_by_me_query(user: User) -> Select[TaskIndexEntry]:
     """已办: tasks I completed."""
     return select(TaskIndexEntry).where(
         TaskIndexEntry.status == TaskStatus.COMPLETED.value, TaskIndexEntry.completed_by_id == user.id
     )
 
 
-def my_tasks(session: Session, user: User, page: int = 1, per_page: int = DEFAULT_PAGE_SIZE) -> Sequence[TaskIndexEntry]:
+def my_tasks(
+    session: Session, user: User, page: int = 1, per_page: int = DEFAULT_PAGE_SIZE
+) -> Sequence[TaskIndexEntry]:
     query = my_tasks_query(user).order_by(TaskIndexEntry.due_at.is_(None), TaskIndexEntry.due_at, TaskIndexEntry.id)
     return session.scalars(_page(query, page, per_page)).all()
 
@@ -59,7 +61,9 @@ def department_queue(
     return session.scalars(_page(query, page, per_page)).all()
 
 
-def done_by_me(session: Session, user: User, page: int = 1, per_page: int = DEFAULT_PAGE_SIZE) -> Sequence[TaskIndexEntry]:
+def done_by_me(
+    session: Session, user: User, page: int = 1, per_page: int = DEFAULT_PAGE_SIZE
+) -> Sequence[TaskIndexEntry]:
     query = done_by_me_query(user).order_by(TaskIndexEntry.completed_at.desc(), TaskIndexEntry.id.desc())
     return session.scalars(_page(query, page, per_page)).all()
 

@@ -63,9 +63,7 @@ def parse_routing(data: dict[str, object]) -> RoutingTable:
     lanes_data = data.get("lanes", {})
     processes_data = data.get("processes", {})
     assert isinstance(lanes_data, dict) and isinstance(processes_data, dict)
-    lanes = {
-        name: LaneRole(name, Level(spec["level"]), spec.get("department")) for name, spec in lanes_data.items()
-    }
+    lanes = {name: LaneRole(name, Level(spec["level"]), spec.get("department")) for name, spec in lanes_data.items()}
     processes = {
         key: ProcessInfo(
             key=key,

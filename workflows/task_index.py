@@ -72,8 +72,7 @@ def human_tasks(workflow: BpmnWorkflow) -> list[Task]:
     return [
         task
         for task in workflow.get_tasks(manual=True)
-        if task.state == TaskState.READY
-        or (task.state == TaskState.COMPLETED and COMPLETED_BY in task.internal_data)
+        if task.state == TaskState.READY or (task.state == TaskState.COMPLETED and COMPLETED_BY in task.internal_data)
     ]
 
 
@@ -139,27 +138,28 @@ def rebuild_index(session: Session, instance: ProcessInstance, workflow: BpmnWor
             session.delete(entry)
     for task_id, row in wanted.items():
         values = _row_values(row, instance)
-        entry = existing.get(task_id)
-        if entry is None:
+        current = existing.get(task_id)
+        if current is None:
             session.add(TaskIndexEntry(instance_id=instance.id, **values))
         else:
             for key, value in values.items():
-                if getattr(entry, key) != value:
-                    setattr(entry, key, value)
+                if getattr(current, key) != value:
+                    setattr(current, key, value)
 
     wanted_timers = expected_timers(workflow)
     existing_timers = {
-        timer.task_id: timer for timer in session.scalars(select(TimerEntry).where(TimerEntry.instance_id == instance.id))
+        timer.task_id: timer
+        for timer in session.scalars(select(TimerEntry).where(TimerEntry.instance_id == instance.id))
     }
     for task_id, timer in existing_timers.items():
         if task_id not in wanted_timers:
             session.delete(timer)
     for task_id, (bpmn_id, due_at) in wanted_timers.items():
-        timer = existing_timers.get(task_id)
-        if timer is None:
+        stored = existing_timers.get(task_id)
+        if stored is None:
             session.add(TimerEntry(instance_id=instance.id, task_id=task_id, bpmn_id=bpmn_id, due_at=due_at))
-        elif timer.due_at != due_at:
-            timer.due_at = due_at
+        elif stored.due_at != due_at:
+            stored.due_at = due_at
     session.flush()
 
 

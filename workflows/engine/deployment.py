@@ -93,7 +93,7 @@ def parse_file(path: Path) -> list[ParsedProcess]:
     except (ValidationException, etree.XMLSyntaxError, OSError) as exc:
         raise DeploymentError(f"{path.name}：无法解析：{exc}") from exc
     if not parsed:
-        raise DeploymentError(f"{path.name}：没有可执行的流程（isExecutable=\"true\"）")
+        raise DeploymentError(f'{path.name}：没有可执行的流程（isExecutable="true"）')
     return parsed
 
 
@@ -133,8 +133,10 @@ def check_process(parsed: ParsedProcess, routing: RoutingTable, forms_dir: Path 
                 problems += [f"{where}：{prop}：{p}" for p in check_source(props[prop], mode="eval")]
         if isinstance(task_spec, ScriptTask):
             problems += [f"{where}：脚本：{p}" for p in check_source(task_spec.script)]
-        for label, script in (("preScript", getattr(task_spec, "prescript", None)),
-                              ("postScript", getattr(task_spec, "postscript", None))):
+        for label, script in (
+            ("preScript", getattr(task_spec, "prescript", None)),
+            ("postScript", getattr(task_spec, "postscript", None)),
+        ):
             if script:
                 problems += [f"{where}：{label}：{p}" for p in check_source(script)]
         for condition, _target in getattr(task_spec, "cond_task_specs", None) or []:
@@ -148,7 +150,9 @@ def check_process(parsed: ParsedProcess, routing: RoutingTable, forms_dir: Path 
     return problems
 
 
-def deploy_file(session: Session, path: Path, routing: RoutingTable, forms_dir: Path | None = None) -> list[DeployResult]:
+def deploy_file(
+    session: Session, path: Path, routing: RoutingTable, forms_dir: Path | None = None
+) -> list[DeployResult]:
     """Store each process of `path` as a new version unless this exact file is already deployed."""
     parsed_processes = parse_file(path)
     problems = [p for parsed in parsed_processes for p in check_process(parsed, routing, forms_dir)]

@@ -39,7 +39,7 @@ _EXTRA_BUILTINS = ("min", "max", "sum", "any", "all", "sorted", "enumerate", "di
 
 
 def _restricted_globals(functions: Mapping[str, Callable[..., Any]]) -> dict[str, Any]:
-    globals_ = dict(safe_globals)
+    globals_: dict[str, Any] = dict(safe_globals)
     restricted_builtins = dict(globals_["__builtins__"])
     for name in _EXTRA_BUILTINS:
         restricted_builtins[name] = getattr(builtins, name)
@@ -65,7 +65,7 @@ def _compile_eval(expression: str) -> CodeType:
     return result.code
 
 
-class RestrictedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
+class RestrictedEnvironment(TaskDataEnvironment):
     def __init__(self, functions: Mapping[str, Callable[..., Any]]):
         super().__init__(_restricted_globals(functions))
 
@@ -100,11 +100,7 @@ def unknown_calls(source: str, *, mode: str = "exec") -> list[str]:
     Method calls on values (`text.strip()`) are allowed; RestrictedPython guards attribute access at run time.
     """
     tree = ast.parse(source, mode=mode)
-    called = {
-        node.func.id
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-    }
+    called = {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
     return sorted(called - set(SCRIPT_FUNCTIONS) - _SAFE_CALLABLES)
 
 

@@ -3,6 +3,7 @@
 The spec is stored once per process version; an instance keeps `spec_ref` (process key and content hash) instead
 of a copy, which the engine research measured at under half the size and ~40% faster to load and save.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,7 +48,7 @@ class MissingSpec(LookupError):
     pass
 
 
-class SpecRefWorkflowConverter(BpmnWorkflowConverter):  # type: ignore[misc]
+class SpecRefWorkflowConverter(BpmnWorkflowConverter):
     def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
         dct: dict[str, Any] = WorkflowConverter.to_dict(self, workflow)
         dct["spec_ref"] = workflow.spec_ref
@@ -106,9 +107,7 @@ def dump_spec(specs: SpecPair) -> str:
 def load_spec(serialized: str) -> SpecPair:
     dct = json.loads(serialized)
     registry = SERIALIZER.registry
-    return registry.restore(dct["spec"]), {
-        name: registry.restore(sub) for name, sub in dct["subprocess_specs"].items()
-    }
+    return registry.restore(dct["spec"]), {name: registry.restore(sub) for name, sub in dct["subprocess_specs"].items()}
 
 
 def spec_ref(process_key: str, content_hash: str) -> str:

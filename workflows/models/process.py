@@ -16,7 +16,10 @@ class ProcessVersion(Base):
     """One deployed version of a BPMN process; the parsed spec is stored once, serialized."""
 
     __tablename__ = "process_version"
-    __table_args__ = (UniqueConstraint("process_key", "version"), UniqueConstraint("process_key", "content_hash"))
+    __table_args__ = (
+        UniqueConstraint("process_key", "version"),
+        UniqueConstraint("process_key", "content_hash"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     process_key: Mapped[str] = mapped_column(String(64), index=True)

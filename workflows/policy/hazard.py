@@ -75,9 +75,7 @@ def suggest_hazard_reward(
     if verification_result == "不属实":
         return RewardSuggestion(False, zero, "经核查不属实，不予奖励（大工办发〔2017〕28号 第13项）")
     if is_duplicate:
-        return RewardSuggestion(
-            False, zero, "重复报告：只奖励第一报告、举报人（大工办发〔2017〕28号 第13项）"
-        )
+        return RewardSuggestion(False, zero, "重复报告：只奖励第一报告、举报人（大工办发〔2017〕28号 第13项）")
     if reporter_responsible:
         return RewardSuggestion(False, zero, "报告人是该隐患的责任人，不予奖励（可配置的默认规则）")
     tier = _tier_for(verification_result, hazard_level)

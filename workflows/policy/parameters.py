@@ -67,9 +67,7 @@ def specs_snapshot(specs: Iterable[ParameterSpec], on: date, prefix: str) -> dic
             if current is None or spec.valid_from > current.valid_from:
                 chosen[spec.key] = spec
     return {
-        key.removeprefix(prefix): Decimal(spec.value)
-        for key, spec in sorted(chosen.items())
-        if _is_numeric(spec.value)
+        key.removeprefix(prefix): Decimal(spec.value) for key, spec in sorted(chosen.items()) if _is_numeric(spec.value)
     }
 
 
@@ -152,7 +150,5 @@ def policy_snapshot(session: Session, on: date, prefix: str) -> dict[str, Decima
     ).all()
     latest = {row.key: row for row in rows}  # ordered by valid_from, so the last one per key wins
     return {
-        key.removeprefix(prefix): Decimal(row.value)
-        for key, row in sorted(latest.items())
-        if _is_numeric(row.value)
+        key.removeprefix(prefix): Decimal(row.value) for key, row in sorted(latest.items()) if _is_numeric(row.value)
     }

@@ -32,7 +32,11 @@ class ProcessHooks:
         """Create the process's business records once the instance has an id."""
 
     def check_step(
-        self, session: Session, instance: ProcessInstance, bpmn_id: str, data: dict[str, Any],
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        bpmn_id: str,
+        data: dict[str, Any],
         case_data: dict[str, Any],
     ) -> dict[str, str]:
         """Cross-field and cross-case checks a JSON Schema cannot express; field path -> Chinese message."""

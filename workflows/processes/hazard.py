@@ -67,7 +67,9 @@ def _enterprise_for_intake(session: Session, data: dict[str, Any]) -> Enterprise
     code = data.get("enterprise_district_code")
     unit = session.scalar(select(OrgUnit).where(OrgUnit.code == code)) if code else None
     if unit is None or unit.level != Level.DISTRICT:
-        errors["enterprise_district_code"] = "企业所属区市县（先导区、产业）工会代码：企业尚未登记，请填写有效的区级工会代码"
+        errors["enterprise_district_code"] = (
+            "企业所属区市县（先导区、产业）工会代码：企业尚未登记，请填写有效的区级工会代码"
+        )
     if errors:
         raise FormValidationError(errors)
     assert unit is not None
@@ -114,7 +116,11 @@ class HazardReportHooks(ProcessHooks):
         )
 
     def check_step(
-        self, session: Session, instance: ProcessInstance, bpmn_id: str, data: dict[str, Any],
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        bpmn_id: str,
+        data: dict[str, Any],
         case_data: dict[str, Any],
     ) -> dict[str, str]:
         if bpmn_id == "register_report" and data.get("decision") == "重复报告":

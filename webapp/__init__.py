@@ -1,0 +1,52 @@
+"""UnionFlow's Flask application: `create_app(test_config=None)`."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from webapp import auth, cli, database, formatting, inbox, scheduler
+
+
+def _default_database_url(app: Flask) -> str:
+    return f"sqlite:///{Path(app.instance_path) / 'unionflow.db'}"
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Configuration comes from defaults, then `FLASK_`-prefixed environment variables, then `test_config`."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(
+        SECRET_KEY=None,
+        DATABASE_URL=os.environ.get("DATABASE_URL"),
+        DEMO_MODE=os.environ.get("UNIONFLOW_DEMO") == "1",
+        RUN_SCHEDULER=False,
+        SCHEDULER_INTERVAL_SECONDS=60,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    app.config.from_prefixed_env()
+    if test_config is not None:
+        app.config.update(test_config)
+    if not app.config["DATABASE_URL"]:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        app.config["DATABASE_URL"] = _default_database_url(app)
+    if not app.config["SECRET_KEY"]:
+        if not (app.config["DEMO_MODE"] or app.testing):
+            raise RuntimeError("SECRET_KEY is not set: export FLASK_SECRET_KEY (only the demo mode may run without it)")
+        # Demo and tests only: a per-process key, so sessions end when the server restarts.
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+
+    database.init_app(app)
+    formatting.init_app(app)
+    auth.init_app(app)
+    cli.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(inbox.bp)
+    if app.config["RUN_SCHEDULER"]:
+        scheduler.start_in_process(app)
+    return app

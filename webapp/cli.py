@@ -1,0 +1,111 @@
+"""`flask --app webapp ...` commands. Names and options are fixed: scripts depend on them (issue #2 §2)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+
+from webapp.database import engine, session_factory
+from workflows.audit import verify_chain
+from workflows.demo import seed_demo
+from workflows.engine.deployment import DeploymentError, deploy_paths
+from workflows.migrate import upgrade_database
+from workflows.organisation import UnknownOrgUnit, UserAdminError, create_user
+from workflows.policy.parameters import seed_policy_parameters
+from workflows.routing import BPMN_DIR, load_routing
+from workflows.timers import fire_due_timers
+
+
+def _deploy(paths: list[Path]) -> None:
+    with session_factory(current_app)() as session, session.begin():
+        for result in deploy_paths(session, paths, load_routing()):
+            state = "新版本" if result.created else "未变化"
+            click.echo(f"{result.source_file}: {result.key} v{result.version}（{state}）")
+
+
+@click.command("init-db")
+def init_db_command() -> None:
+    """Create or upgrade the schema, load policy parameters and deploy bpmn/."""
+    upgrade_database(engine(current_app))
+    with session_factory(current_app)() as session, session.begin():
+        added = seed_policy_parameters(session)
+    click.echo(f"数据库已是最新结构；新增政策参数 {added} 条")
+    try:
+        _deploy([BPMN_DIR])
+    except DeploymentError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+
+
+@click.command("seed-demo")
+def seed_demo_command() -> None:
+    """Load the demo organisation, users and enterprises (idempotent)."""
+    with session_factory(current_app)() as session, session.begin():
+        logins = seed_demo(session)
+    click.echo(f"演示数据就绪：{len(logins)} 个演示账号")
+
+
+@click.command("create-user")
+@click.argument("username")
+@click.option("--password", required=True)
+@click.option("--org-unit", "org_unit", required=True, help="组织代码，如 210211")
+@click.option("--department", default=None, help="部门代码，如 econ-labour")
+@click.option("--role", type=click.Choice(["official", "head", "admin"]), default="official")
+@click.option("--display-name", default=None)
+def create_user_command(
+    username: str, password: str, org_unit: str, department: str | None, role: str, display_name: str | None
+) -> None:
+    """Create a user account."""
+    try:
+        with session_factory(current_app)() as session, session.begin():
+            create_user(session, username, password, org_unit, department, role, display_name)
+    except (UserAdminError, UnknownOrgUnit) as exc:
+        click.echo(f"错误：{exc}", err=True)
+        sys.exit(1)
+    click.echo(f"已创建用户 {username}")
+
+
+@click.command("deploy")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def deploy_command(paths: tuple[Path, ...]) -> None:
+    """Parse and check .bpmn files and store new process versions."""
+    try:
+        _deploy(list(paths))
+    except DeploymentError as exc:
+        click.echo(f"部署失败：{exc}", err=True)
+        sys.exit(1)
+
+
+@click.command("verify-audit")
+def verify_audit_command() -> None:
+    """Verify the audit log's hash chain."""
+    with session_factory(current_app)() as session:
+        report = verify_chain(session)
+    if report.ok:
+        click.echo(f"审计链完整：{report.checked} 条事件")
+    else:
+        click.echo(f"审计链在事件 {report.first_broken_id} 处断开：{report.reason}", err=True)
+        sys.exit(1)
+
+
+@click.command("run-timers")
+def run_timers_command() -> None:
+    """Fire every due timer once (for cron or a separate scheduler process)."""
+    with session_factory(current_app)() as session, session.begin():
+        fired = fire_due_timers(session)
+    click.echo(f"已触发定时器 {fired} 个")
+
+
+def init_app(app: Flask) -> None:
+    for command in (
+        init_db_command,
+        seed_demo_command,
+        create_user_command,
+        deploy_command,
+        verify_audit_command,
+        run_timers_command,
+    ):
+        app.cli.add_command(command)
