@@ -1,0 +1,163 @@
+"""Persistence of engine state, optimistic locking under real concurrency (issue #2 §3, §8)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.workflow_helpers import complete, open_steps, open_task, start_report, user
+from workflows import operations
+from workflows.db import make_engine
+from workflows.engine.runtime import load_workflow
+from workflows.engine.serializer import SERIALIZER_VERSION
+from workflows.errors import TaskAlreadyHandled
+from workflows.models import ApprovalStep, ProcessInstance, TaskIndexEntry
+from workflows.operations import claim_task, complete_task
+from workflows.routing import load_routing
+from workflows.task_index import index_matches_engine
+
+OPINION = {"opinion": "同意，请办理。"}
+
+
+@pytest.fixture
+def file_db(seeded_engine: Engine, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    """A private copy of the seeded database that tests may commit to, from several threads."""
+    with seeded_engine.connect() as connection:
+        connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    source = seeded_engine.url.database
+    assert source is not None
+    target = tmp_path / "concurrent.db"
+    shutil.copy(source, target)
+    engine = make_engine(f"sqlite:///{target}")
+    yield sessionmaker(engine, expire_on_commit=False)
+    engine.dispose()
+
+
+def test_state_is_stored_without_the_spec_and_reloads_in_a_new_session(file_db: sessionmaker[Session]) -> None:
+    with file_db() as db, db.begin():
+        case_id = start_report(db).id
+    with file_db() as db:
+        case = db.get(ProcessInstance, case_id)
+        assert case is not None
+        state = json.loads(case.state)
+        assert "spec" not in state and "subprocess_specs" not in state
+        assert state["spec_ref"].startswith("hazard_report@")
+        assert case.serializer_version == SERIALIZER_VERSION
+        ready = [t.task_spec.bpmn_id for t in load_workflow(case).get_tasks(manual=True, state=TaskState.READY)]
+        assert ready == ["register_report"]
+        assert index_matches_engine(db, case, load_workflow(case), load_routing()) == []
+        version_after_start = case.version
+    # Each request is its own session and transaction, as in the web app.
+    with file_db() as db, db.begin():
+        case = db.get(ProcessInstance, case_id)
+        assert case is not None
+        complete(db, "ganjingzi1", case, "register_report", {"decision": "受理", **OPINION})
+    with file_db() as db:
+        case = db.get(ProcessInstance, case_id)
+        assert case is not None and case.version == version_after_start + 1
+        assert open_steps(db, case) == ["triage"]
+        assert index_matches_engine(db, case, load_workflow(case), load_routing()) == []
+
+
+def test_completing_a_task_someone_already_completed_is_a_conflict(file_db: sessionmaker[Session]) -> None:
+    with file_db() as db, db.begin():
+        case = start_report(db)
+        entry = open_task(db, case, "register_report")
+        case_id, task_id = case.id, entry.task_id
+    with file_db() as first, first.begin():
+        complete_task(first, user(first, "ganjingzi1"), case_id, task_id, {"decision": "受理", **OPINION})
+    with file_db() as second, pytest.raises(TaskAlreadyHandled, match="已被他人处理"):
+        complete_task(second, user(second, "ganjingzi2"), case_id, task_id, {"decision": "受理", **OPINION})
+
+
+def _race(
+    file_db: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, action: Any, usernames: tuple[str, str]
+) -> list[str]:
+    """Run `action(session, user)` in two threads that both load the case before either writes."""
+    barrier = threading.Barrier(2, timeout=10)
+    original = operations.load_workflow
+
+    def load_then_wait(instance: ProcessInstance) -> Any:
+        workflow = original(instance)
+        barrier.wait()
+        return workflow
+
+    monkeypatch.setattr(operations, "load_workflow", load_then_wait)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def worker(username: str) -> None:
+        try:
+            with file_db() as db, db.begin():
+                action(db, user(db, username))
+            result = "ok"
+        except TaskAlreadyHandled:
+            result = "conflict"
+        except Exception as exc:  # any other failure is a test failure, reported below
+            result = f"error: {exc!r}"
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=worker, args=(name,)) for name in usernames]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return sorted(outcomes)
+
+
+def test_two_officials_completing_the_same_task_at_once_exactly_one_wins(
+    file_db: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with file_db() as db, db.begin():
+        case = start_report(db)
+        case_id, task_id, version = case.id, open_task(db, case, "register_report").task_id, case.version
+
+    outcomes = _race(
+        file_db,
+        monkeypatch,
+        lambda db, who: complete_task(
+            db, who, case_id, task_id, {"decision": "受理", "opinion": f"{who.username}受理"}
+        ),
+        ("ganjingzi1", "ganjingzi2"),
+    )
+    assert outcomes == ["conflict", "ok"]
+    with file_db() as db:
+        steps = db.scalars(
+            select(ApprovalStep).where(ApprovalStep.instance_id == case_id, ApprovalStep.bpmn_id == "register_report")
+        ).all()
+        assert len(steps) == 1  # no duplicate approval step
+        case = db.get(ProcessInstance, case_id)
+        assert case is not None and case.version == version + 1
+        assert open_steps(db, case) == ["triage"]
+        completed = db.scalar(
+            select(func.count())
+            .select_from(TaskIndexEntry)
+            .where(TaskIndexEntry.instance_id == case_id, TaskIndexEntry.bpmn_id == "register_report")
+        )
+        assert completed == 1
+
+
+def test_two_officials_claiming_the_same_task_at_once_exactly_one_gets_it(
+    file_db: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with file_db() as db, db.begin():
+        case = start_report(db)
+        case_id, task_id = case.id, open_task(db, case, "register_report").task_id
+
+    outcomes = _race(
+        file_db, monkeypatch, lambda db, who: claim_task(db, who, case_id, task_id), ("ganjingzi1", "ganjingzi2")
+    )
+    assert outcomes == ["conflict", "ok"]
+    with file_db() as db:
+        entry = db.scalar(select(TaskIndexEntry).where(TaskIndexEntry.task_id == task_id))
+        assert entry is not None and entry.claimed_by_id is not None
