@@ -40,7 +40,7 @@ ESCAPE = "escaped = [c for c in ().__class__.__base__.__subclasses__() if c.__na
 
 
 def test_subclasses_escape_is_blocked(tmp_path: Path) -> None:
-    with pytest.raises(WorkflowTaskException, match="__subclasses__|__class__|__base__"):
+    with pytest.raises(WorkflowTaskException, match=r"__subclasses__|__class__|__base__"):
         run_script(tmp_path, ESCAPE)
 
 

@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from webapp.database import engine, session_factory
 from workflows.audit import verify_chain
 from workflows.demo import seed_demo
+from workflows.demo_cases import seed_demo_cases
 from workflows.engine.deployment import DeploymentError, deploy_paths
 from workflows.migrate import upgrade_database
 from workflows.organisation import UnknownOrgUnit, UserAdminError, create_user
@@ -45,7 +46,8 @@ def seed_demo_command() -> None:
     """Load the demo organisation, users and enterprises (idempotent)."""
     with session_factory(current_app)() as session, session.begin():
         logins = seed_demo(session)
-    click.echo(f"演示数据就绪：{len(logins)} 个演示账号")
+        cases = seed_demo_cases(session)
+    click.echo(f"演示数据就绪：{len(logins)} 个演示账号，新建演示案件 {cases} 个")
 
 
 @click.command("create-user")
