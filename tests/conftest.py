@@ -1,14 +1,22 @@
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 import workflows.models  # noqa: F401  (registers every table)
+from webapp import create_app
+from webapp import database as webapp_database
 from workflows.db import Base, make_engine
+from workflows.demo import DEMO_PASSWORD
 
 
 @pytest.fixture(scope="session")
@@ -69,3 +77,67 @@ def world(seeded_engine: Engine) -> Iterator[Session]:
         db.close()
         outer.rollback()
         connection.close()
+
+
+# --- Web application fixtures (flaskr style) --------------------------------------------------------------------
+#
+# Migrating, seeding and deploying takes ~1.5 s (28 scrypt hashes), so the seeded database file is built once per
+# session through the real CLI commands and copied into each test's tmp_path.
+
+
+def _app_config(db_path: Path) -> dict[str, Any]:
+    return {"TESTING": True, "DATABASE_URL": f"sqlite:///{db_path}", "SECRET_KEY": "test"}
+
+
+@pytest.fixture(scope="session")
+def app_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database file migrated by `init-db` and loaded by `seed-demo`; tests get copies, never this file."""
+    path: Path = tmp_path_factory.mktemp("app-template") / "app.db"
+    template_app = create_app(_app_config(path))
+    cli_runner = template_app.test_cli_runner()
+    for command in ("init-db", "seed-demo"):
+        # The `flask` command pushes an app context for its commands; the test runner does not.
+        with template_app.app_context():
+            result = cli_runner.invoke(args=[command])
+        assert result.exit_code == 0, f"{command} failed: {result.output}"
+    engine = webapp_database.engine(template_app)
+    with engine.connect() as connection:
+        # Fold the WAL into the main file so a plain file copy carries everything.
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def app(app_db_template: Path, tmp_path: Path) -> Iterator[Flask]:
+    db_path = tmp_path / "app.db"
+    shutil.copy(app_db_template, db_path)
+    application = create_app(_app_config(db_path))
+    yield application
+    webapp_database.engine(application).dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    def __init__(self, client: FlaskClient) -> None:
+        self._client = client
+
+    def login(self, username: str = "ganjingzi1", password: str = DEMO_PASSWORD) -> TestResponse:
+        return self._client.post("/login", data={"username": username, "password": password})
+
+    def logout(self) -> TestResponse:
+        return self._client.post("/logout")
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> AuthActions:
+    return AuthActions(client)

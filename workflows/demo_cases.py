@@ -60,7 +60,9 @@ def seed_demo_cases(session: Session) -> int:
         "hazard_report",
         _intake("91210211MA0Q3R5K70", "锅炉房压力表", "锅炉压力表超过检定有效期仍在使用。"),
     )
-    _complete(session, "ganjingzi1", at_triage, "register_report", {"decision": "受理", "opinion": "材料齐全，同意受理。"})
+    _complete(
+        session, "ganjingzi1", at_triage, "register_report", {"decision": "受理", "opinion": "材料齐全，同意受理。"}
+    )
     at_verify = start_case(
         session,
         _user(session, "shahekou1"),
@@ -68,5 +70,7 @@ def seed_demo_cases(session: Session) -> int:
         _intake("91210204MA0TEN001X", "二号库房消防通道", "消防通道堆放纸箱，安全出口被堵塞。"),
     )
     _complete(session, "shahekou1", at_verify, "register_report", {"decision": "受理", "opinion": "同意受理。"})
-    _complete(session, "jingji1", at_verify, "triage", {"triage_level": "一般", "opinion": "一般隐患，请沙河口区总工会核查。"})
+    _complete(
+        session, "jingji1", at_verify, "triage", {"triage_level": "一般", "opinion": "一般隐患，请沙河口区总工会核查。"}
+    )
     return 3
