@@ -42,7 +42,7 @@ case "$cmd" in
     run)
         ensure_apt
         ensure_venv
-        export UNIONFLOW_DEMO=1
+        export UNIONFLOW_DEMO=1 FLASK_RUN_SCHEDULER=true
         export FLASK_DATABASE_URL=${FLASK_DATABASE_URL:-${DATABASE_URL:-sqlite:///$PWD/instance/unionflow.db}}
         mkdir -p instance
         "$VENV/bin/flask" --app webapp init-db
