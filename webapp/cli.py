@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from webapp.database import engine, session_factory
 from workflows.audit import verify_chain
@@ -28,6 +29,7 @@ def _deploy(paths: list[Path]) -> None:
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db_command() -> None:
     """Create or upgrade the schema, load policy parameters and deploy bpmn/."""
     upgrade_database(engine(current_app))
@@ -42,6 +44,7 @@ def init_db_command() -> None:
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo_command() -> None:
     """Load the demo organisation, users and enterprises (idempotent)."""
     with session_factory(current_app)() as session, session.begin():
@@ -51,6 +54,7 @@ def seed_demo_command() -> None:
 
 
 @click.command("create-user")
+@with_appcontext
 @click.argument("username")
 @click.option("--password", required=True)
 @click.option("--org-unit", "org_unit", required=True, help="组织代码，如 210211")
@@ -71,6 +75,7 @@ def create_user_command(
 
 
 @click.command("deploy")
+@with_appcontext
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 def deploy_command(paths: tuple[Path, ...]) -> None:
     """Parse and check .bpmn files and store new process versions."""
@@ -82,6 +87,7 @@ def deploy_command(paths: tuple[Path, ...]) -> None:
 
 
 @click.command("verify-audit")
+@with_appcontext
 def verify_audit_command() -> None:
     """Verify the audit log's hash chain."""
     with session_factory(current_app)() as session:
@@ -94,6 +100,7 @@ def verify_audit_command() -> None:
 
 
 @click.command("run-timers")
+@with_appcontext
 def run_timers_command() -> None:
     """Fire every due timer once (for cron or a separate scheduler process)."""
     with session_factory(current_app)() as session, session.begin():

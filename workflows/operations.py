@@ -173,8 +173,8 @@ def _load_task(
     if entry.status != TaskStatus.READY:
         raise TaskAlreadyHandled()
     if action not in allowed:
-        holder = "他人" if entry.claimed_by_id not in (None, user.id) else "您"
-        raise PermissionDenied(f"无权执行此操作（任务当前由{holder}认领）" if entry.claimed_by_id else "无权执行此操作")
+        claimed_by_other = entry.claimed_by_id not in (None, user.id)
+        raise PermissionDenied("该任务已由他人认领" if claimed_by_other else "无权执行此操作")
     workflow = load_workflow(instance)
     task = workflow.get_task_from_id(UUID(task_id))
     if task is None or task.state != TaskState.READY:

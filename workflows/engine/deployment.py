@@ -75,7 +75,9 @@ def parse_file(path: Path) -> list[ParsedProcess]:
     content_hash = hashlib.sha256(raw).hexdigest()
     parser = SpiffBpmnParser(validator=VALIDATOR)
     try:
-        parser.add_bpmn_file(str(path))
+        # Parse the bytes, so the file's declared encoding decides, never the server's locale.
+        tree = etree.fromstring(raw, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+        parser.add_bpmn_xml(etree.ElementTree(tree), filename=str(path))
         keys = parser.get_process_ids()
         parsed = []
         for key in keys:
@@ -86,11 +88,11 @@ def parse_file(path: Path) -> list[ParsedProcess]:
                     name=spec.description or key,
                     specs=(spec, parser.get_subprocess_specs(key)),
                     source_file=path.name,
-                    bpmn_xml=raw.decode("utf-8"),
+                    bpmn_xml=etree.tostring(tree, encoding="unicode"),
                     content_hash=content_hash,
                 )
             )
-    except (ValidationException, etree.XMLSyntaxError, OSError) as exc:
+    except (ValidationException, etree.XMLSyntaxError, OSError, ValueError) as exc:
         raise DeploymentError(f"{path.name}：无法解析：{exc}") from exc
     if not parsed:
         raise DeploymentError(f'{path.name}：没有可执行的流程（isExecutable="true"）')
