@@ -29,13 +29,12 @@ def db_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture
-def session(db_engine: Engine) -> Iterator[Session]:
+def _rolled_back_session(engine: Engine) -> Iterator[Session]:
     """A session inside an outer transaction that is rolled back after the test.
 
     Code under test may commit: with create_savepoint its commits release savepoints, not the outer transaction.
     """
-    connection = db_engine.connect()
+    connection = engine.connect()
     outer = connection.begin()
     db = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
     try:
@@ -44,6 +43,12 @@ def session(db_engine: Engine) -> Iterator[Session]:
         db.close()
         outer.rollback()
         connection.close()
+
+
+@pytest.fixture
+def session(db_engine: Engine) -> Iterator[Session]:
+    """A rolled-back session over an empty schema."""
+    yield from _rolled_back_session(db_engine)
 
 
 @pytest.fixture(scope="session")
@@ -68,15 +73,7 @@ def seeded_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 @pytest.fixture
 def world(seeded_engine: Engine) -> Iterator[Session]:
     """A rolled-back session over the seeded database (demo users, policy, deployed processes)."""
-    connection = seeded_engine.connect()
-    outer = connection.begin()
-    db = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    try:
-        yield db
-    finally:
-        db.close()
-        outer.rollback()
-        connection.close()
+    yield from _rolled_back_session(seeded_engine)
 
 
 # --- Web application fixtures (flaskr style) --------------------------------------------------------------------
