@@ -13,6 +13,8 @@ command -v "$PY" >/dev/null || PY=python3
 
 ensure_apt() {
     local missing=()
+    # Debian's own Python needs python3-venv before `python3 -m venv` works.
+    "$PY" -c "import ensurepip" 2>/dev/null || missing+=(python3-venv)
     for p in "${APT_PACKAGES[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
