@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,12 @@ from workflows import operations
 from workflows.db import make_engine
 from workflows.engine.runtime import load_workflow
 from workflows.engine.serializer import SERIALIZER_VERSION
-from workflows.errors import TaskAlreadyHandled
-from workflows.models import ApprovalStep, ProcessInstance, TaskIndexEntry
+from workflows.errors import ConflictError, TaskAlreadyHandled
+from workflows.models import ApprovalStep, ProcessInstance, TaskIndexEntry, User
 from workflows.operations import claim_task, complete_task
 from workflows.routing import load_routing
 from workflows.task_index import index_matches_engine
+from workflows.transaction import run_in_transaction
 
 OPINION = {"opinion": "同意，请办理。"}
 
@@ -80,34 +81,39 @@ def test_completing_a_task_someone_already_completed_is_a_conflict(file_db: sess
 
 
 def _race(
-    file_db: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, action: Any, usernames: tuple[str, str]
+    file_db: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, actions: dict[str, Callable[[Session, User], Any]]
 ) -> list[str]:
-    """Run `action(session, user)` in two threads that both load the case before either writes."""
-    barrier = threading.Barrier(2, timeout=10)
+    """Run each user's action in its own thread; both load the case before either writes.
+
+    Each action runs as the web layer will run it: one transaction, retried once on `CaseChanged`.
+    """
+    barrier = threading.Barrier(len(actions), timeout=10)
+    first_load = threading.local()
     original = operations.load_workflow
 
     def load_then_wait(instance: ProcessInstance) -> Any:
         workflow = original(instance)
-        barrier.wait()
+        if not getattr(first_load, "done", False):  # a retry must not wait for a partner that has finished
+            first_load.done = True
+            barrier.wait()
         return workflow
 
     monkeypatch.setattr(operations, "load_workflow", load_then_wait)
     outcomes: list[str] = []
     lock = threading.Lock()
 
-    def worker(username: str) -> None:
+    def worker(username: str, action: Callable[[Session, User], Any]) -> None:
         try:
-            with file_db() as db, db.begin():
-                action(db, user(db, username))
+            run_in_transaction(file_db, lambda db: action(db, user(db, username)))
             result = "ok"
-        except TaskAlreadyHandled:
+        except ConflictError:
             result = "conflict"
         except Exception as exc:  # any other failure is a test failure, reported below
             result = f"error: {exc!r}"
         with lock:
             outcomes.append(result)
 
-    threads = [threading.Thread(target=worker, args=(name,)) for name in usernames]
+    threads = [threading.Thread(target=worker, args=item) for item in actions.items()]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -122,14 +128,10 @@ def test_two_officials_completing_the_same_task_at_once_exactly_one_wins(
         case = start_report(db)
         case_id, task_id, version = case.id, open_task(db, case, "register_report").task_id, case.version
 
-    outcomes = _race(
-        file_db,
-        monkeypatch,
-        lambda db, who: complete_task(
-            db, who, case_id, task_id, {"decision": "受理", "opinion": f"{who.username}受理"}
-        ),
-        ("ganjingzi1", "ganjingzi2"),
-    )
+    def register(db: Session, who: User) -> Any:
+        return complete_task(db, who, case_id, task_id, {"decision": "受理", "opinion": f"{who.username}受理"})
+
+    outcomes = _race(file_db, monkeypatch, {"ganjingzi1": register, "ganjingzi2": register})
     assert outcomes == ["conflict", "ok"]
     with file_db() as db:
         steps = db.scalars(
@@ -154,10 +156,50 @@ def test_two_officials_claiming_the_same_task_at_once_exactly_one_gets_it(
         case = start_report(db)
         case_id, task_id = case.id, open_task(db, case, "register_report").task_id
 
-    outcomes = _race(
-        file_db, monkeypatch, lambda db, who: claim_task(db, who, case_id, task_id), ("ganjingzi1", "ganjingzi2")
-    )
+    def claim(db: Session, who: User) -> Any:
+        return claim_task(db, who, case_id, task_id)
+
+    outcomes = _race(file_db, monkeypatch, {"ganjingzi1": claim, "ganjingzi2": claim})
     assert outcomes == ["conflict", "ok"]
     with file_db() as db:
         entry = db.scalar(select(TaskIndexEntry).where(TaskIndexEntry.task_id == task_id))
         assert entry is not None and entry.claimed_by_id is not None
+
+
+def test_completing_two_parallel_branches_at_once_both_succeed(
+    file_db: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A major hazard's regulator notice and rectification notice are different tasks of one case."""
+    from tests.test_hazard_process import register_and_triage, verify
+
+    with file_db() as db, db.begin():
+        case = start_report(db)
+        register_and_triage(db, case, "可能重大")
+        verify(db, case, "属实", "重大")
+        case_id = case.id
+        notify_id = open_task(db, case, "notify_regulator").task_id
+        rectify_id = open_task(db, case, "rectify_notice").task_id
+
+    def notify(db: Session, who: User) -> Any:
+        data = {
+            "regulator_name": "甘井子区应急管理局",
+            "notified_on": "2026-11-21",
+            "document_number": "甘工通〔2026〕9号",
+        }
+        return complete_task(db, who, case_id, notify_id, {**data, "summary": "重大隐患通报。"})
+
+    def rectify(db: Session, who: User) -> Any:
+        data = {"rectification_mode": "限期整改", "notice_number": "甘工整改〔2026〕9号", "requirements": "立即整改。"}
+        return complete_task(
+            db,
+            who,
+            case_id,
+            rectify_id,
+            {**data, "rectification_deadline": "2099-12-31", "responsible_person": "王科长"},
+        )
+
+    assert _race(file_db, monkeypatch, {"ganjingzi1": notify, "ganjingzi2": rectify}) == ["ok", "ok"]
+    with file_db() as db:
+        case = db.get(ProcessInstance, case_id)
+        assert case is not None and open_steps(db, case) == ["enterprise_reply"]
+        assert index_matches_engine(db, case, load_workflow(case), load_routing()) == []

@@ -18,7 +18,7 @@ from workflows.migrate import upgrade_database
 from workflows.organisation import UnknownOrgUnit, UserAdminError, create_user
 from workflows.policy.parameters import seed_policy_parameters
 from workflows.routing import BPMN_DIR, load_routing
-from workflows.timers import fire_due_timers
+from workflows.timers import run_scheduler_pass
 
 
 def _deploy(paths: list[Path]) -> None:
@@ -103,8 +103,7 @@ def verify_audit_command() -> None:
 @with_appcontext
 def run_timers_command() -> None:
     """Fire every due timer once (for cron or a separate scheduler process)."""
-    with session_factory(current_app)() as session, session.begin():
-        fired = fire_due_timers(session)
+    fired = run_scheduler_pass(session_factory(current_app))
     click.echo(f"已触发定时器 {fired} 个")
 
 

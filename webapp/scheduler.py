@@ -8,14 +8,13 @@ import threading
 from flask import Flask
 
 from webapp.database import session_factory
-from workflows.timers import fire_due_timers
+from workflows.timers import run_scheduler_pass
 
 log = logging.getLogger(__name__)
 
 
 def run_once(app: Flask) -> int:
-    with session_factory(app)() as session, session.begin():
-        return fire_due_timers(session)
+    return run_scheduler_pass(session_factory(app))
 
 
 def start_in_process(app: Flask) -> threading.Thread:

@@ -24,5 +24,19 @@ class TaskAlreadyHandled(ConflictError):
         super().__init__(message)
 
 
+class TaskAlreadyClaimed(PermissionDenied, ConflictError):
+    """Someone else holds the task: refused as a permission, and a lost race when two claim at once."""
+
+    def __init__(self, message: str = "该任务已由他人认领") -> None:
+        super().__init__(message)
+
+
+class CaseChanged(ConflictError):
+    """The case's row changed between reading and writing it; the whole action may be retried on fresh state."""
+
+    def __init__(self, message: str = "案件已被他人更新，请刷新后重试") -> None:
+        super().__init__(message)
+
+
 class ProcessNotDeployed(WorkflowError):
     pass

@@ -24,7 +24,14 @@ from workflows.audit import record_event
 from workflows.db import utcnow
 from workflows.engine.deployment import FORM_PROPERTY, latest_version, properties
 from workflows.engine.runtime import load_workflow, new_workflow, store_workflow
-from workflows.errors import NotFound, PermissionDenied, ProcessNotDeployed, TaskAlreadyHandled
+from workflows.errors import (
+    CaseChanged,
+    NotFound,
+    PermissionDenied,
+    ProcessNotDeployed,
+    TaskAlreadyClaimed,
+    TaskAlreadyHandled,
+)
 from workflows.models import (
     ApprovalStep,
     InstanceStatus,
@@ -63,7 +70,7 @@ def _store(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, 
         # The instance UPDATE goes first so a lost race surfaces before any other row is written.
         session.flush()
     except StaleDataError as exc:
-        raise TaskAlreadyHandled() from exc
+        raise CaseChanged() from exc
     rebuild_index(session, instance, workflow, routing)
 
 
@@ -173,8 +180,9 @@ def _load_task(
     if entry.status != TaskStatus.READY:
         raise TaskAlreadyHandled()
     if action not in allowed:
-        claimed_by_other = entry.claimed_by_id not in (None, user.id)
-        raise PermissionDenied("该任务已由他人认领" if claimed_by_other else "无权执行此操作")
+        if entry.claimed_by_id not in (None, user.id):
+            raise TaskAlreadyClaimed()
+        raise PermissionDenied("无权执行此操作")
     workflow = load_workflow(instance)
     task = workflow.get_task_from_id(UUID(task_id))
     if task is None or task.state != TaskState.READY:
