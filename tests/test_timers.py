@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from tests.test_hazard_process import register_and_triage, rectify, verify
+from tests.test_hazard_process import rectify, register_and_triage, verify
 from tests.workflow_helpers import open_steps, start_report
 from workflows import timers
 from workflows.db import utcnow
