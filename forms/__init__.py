@@ -16,6 +16,7 @@ from forms.identity import (
     uscc_problem,
 )
 from forms.loader import FORMS_DIR, FormDefinition, FormNotFound, InvalidFormSchema, list_forms, load_form
+from forms.sensitive import mask_sensitive, without_sensitive
 from forms.validation import FormValidationError, canonical_json, data_hash, validate_submission
 
 __all__ = [
@@ -33,10 +34,12 @@ __all__ = [
     "mask_bank_card",
     "mask_mobile",
     "mask_resident_id",
+    "mask_sensitive",
     "mobile_problem",
     "resident_id_birth_date",
     "resident_id_problem",
     "resident_id_sex",
     "uscc_problem",
     "validate_submission",
+    "without_sensitive",
 ]

@@ -312,3 +312,69 @@ def test_invalid_intake_reports_every_field_in_chinese(world: Session) -> None:
     assert "enterprise_uscc" in errors and "reporter.mobile" in errors and "reporter.name" in errors
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in message) for message in errors.values())
     assert world.scalar(select(ProcessInstance)) is None  # nothing half-created
+
+
+def test_a_report_can_only_be_a_duplicate_of_a_registered_accepted_one(world: Session) -> None:
+    first, second = start_report(world), start_report(world)
+    # The first report is not registered yet, so it cannot be what the second duplicates (no mutual marking).
+    with pytest.raises(FormValidationError) as refused:
+        complete(
+            world,
+            "ganjingzi1",
+            second,
+            "register_report",
+            {"decision": "重复报告", "duplicate_of": first.case_number, **OPINION},
+        )
+    assert "已登记受理" in refused.value.errors["duplicate_of"]
+
+
+def test_accepting_a_second_report_of_the_same_place_needs_a_reason(world: Session) -> None:
+    first = start_report(world)
+    complete(world, "ganjingzi1", first, "register_report", {"decision": "受理", **OPINION})
+    second = start_report(world)
+    with pytest.raises(FormValidationError) as refused:
+        complete(world, "ganjingzi2", second, "register_report", {"decision": "受理", **OPINION})
+    assert first.case_number in refused.value.errors["not_duplicate_reason"]
+    complete(
+        world,
+        "ganjingzi2",
+        second,
+        "register_report",
+        {"decision": "受理", "not_duplicate_reason": "同一配电箱的另一处隐患：接地线断开。", **OPINION},
+    )
+    assert open_steps(world, second) == ["triage"]
+
+
+def test_identity_and_card_numbers_stay_out_of_case_data_and_are_masked_in_records(world: Session) -> None:
+    from workflows.engine.runtime import load_workflow
+
+    case = start_report(world)
+    register_and_triage(world, case)
+    verify(world, case, "属实", "一般")
+    rectify(world, case)
+    reply_and_reinspect(world, case)
+    complete(world, "jingji1", case, "reward_decision", {"decision": "同意", "reward_amount": "300", **OPINION})
+    complete(
+        world,
+        "caiwu1",
+        case,
+        "reward_payment",
+        {
+            "notice_date": "2026-12-02",
+            "payee_name": "李大勇",
+            "bank_name": "农业银行",
+            "card_number": "6228480040000123451",
+            "paid_amount": "300",
+            "paid_date": "2026-12-02",
+            "voucher_number": "付2026-1202",
+        },
+    )
+    assert "210211196803150130" not in case.state and "6228480040000123451" not in case.state
+    assert "13904111234" not in case.state  # the reporter's contact stays in the hazard record
+    case_data = load_workflow(case).get_tasks(spec_name="feedback_close")[0].data
+    assert case_data["reporter_anonymous"] is False and "reporter" not in case_data
+    steps = {s.bpmn_id: s for s in world.scalars(select(ApprovalStep).where(ApprovalStep.instance_id == case.id))}
+    assert steps["reward_payment"].data["card_number"] == "6228***********3451"
+    assert steps["start"].data["reporter"]["resident_id"] == "210211********0130"
+    report = report_of(world, case)
+    assert report.reward_card_number == "6228480040000123451" and report.reporter_resident_id == "210211196803150130"

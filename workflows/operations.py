@@ -75,8 +75,15 @@ def _store(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, 
 
 
 def _approval_step(
-    session: Session, instance: ProcessInstance, task: Task, title: str, user: User, data: dict[str, Any]
+    session: Session,
+    instance: ProcessInstance,
+    task: Task,
+    title: str,
+    user: User,
+    form: forms.FormDefinition | None,
+    data: dict[str, Any],
 ) -> ApprovalStep:
+    """The approval record of a step: identity and card numbers masked, the hash taken over the full data."""
     step = ApprovalStep(
         instance_id=instance.id,
         task_id=str(task.id),
@@ -90,7 +97,7 @@ def _approval_step(
         department_code=user.department_code,
         decision=data.get("decision"),
         opinion=data.get("opinion"),
-        data=jsonable(data),
+        data=jsonable(forms.mask_sensitive(form, data) if form else data),
         data_hash=forms.data_hash(data),
     )
     session.add(step)
@@ -143,7 +150,7 @@ def start_case(
     _store(session, instance, workflow, routing)
     if form is not None:
         start_task = workflow.get_tasks(spec_name=workflow.spec.start.outputs[0].name)[0]
-        _approval_step(session, instance, start_task, f"发起：{info.title}", user, cleaned)
+        _approval_step(session, instance, start_task, f"发起：{info.title}", user, form, cleaned)
     record_event(
         session,
         "case.started",
@@ -252,14 +259,15 @@ def complete_task(
         raise forms.FormValidationError(errors)
 
     ready_at: datetime = loaded.entry.ready_at
-    task.set_data(**cleaned)
+    # Identity and card numbers go to business tables through the hooks, never into case data.
+    task.set_data(**(forms.without_sensitive(form, cleaned) if form else cleaned))
     task.internal_data[CLAIMED_BY] = task.internal_data.get(CLAIMED_BY, user.id)
     task.internal_data[COMPLETED_BY] = user.id
     task.internal_data["ready_at"] = ready_at.isoformat()
     task.run()
     workflow.do_engine_steps()
     _store(session, instance, workflow, routing)
-    step = _approval_step(session, instance, task, loaded.entry.title, user, cleaned)
+    step = _approval_step(session, instance, task, loaded.entry.title, user, form, cleaned)
     hooks.after_step(session, instance, task.task_spec.bpmn_id, cleaned, user)
     session.flush()
     record_event(

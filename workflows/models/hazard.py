@@ -40,6 +40,9 @@ class HazardReport(Base):
     regulator_document_number: Mapped[str | None] = mapped_column(String(64))
     reward_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     reward_paid_on: Mapped[date | None]
+    reward_payee_name: Mapped[str | None] = mapped_column(String(40))
+    reward_bank_name: Mapped[str | None] = mapped_column(String(100))
+    reward_card_number: Mapped[str | None] = mapped_column(String(19))
 
     instance: Mapped[ProcessInstance] = relationship(foreign_keys=[instance_id])
     enterprise: Mapped[Enterprise] = relationship()

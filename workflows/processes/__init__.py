@@ -28,6 +28,8 @@ class ProcessHooks:
         """Resolve the case's home unit and title from the start form; raise FormValidationError on bad input."""
         return StartPlan(home_unit=user.org_unit, title=info.title, initial_data=dict(data))
 
+    # Note: `initial_data` becomes case data, visible to every later step; keep personal data out of it.
+
     def after_start(self, session: Session, instance: ProcessInstance, data: dict[str, Any]) -> None:
         """Create the process's business records once the instance has an id."""
 

@@ -36,9 +36,17 @@ def location_key(location: str) -> str:
 
 
 def open_reports_at(
-    session: Session, enterprise_id: int, location: str, *, exclude_instance_id: int | None = None
+    session: Session,
+    enterprise_id: int,
+    location: str,
+    *,
+    exclude_instance_id: int | None = None,
+    registered_only: bool = False,
 ) -> list[ProcessInstance]:
-    """Open hazard cases about the same enterprise and location, first registered first (issue #2 §7.2)."""
+    """Open, non-duplicate hazard cases about the same enterprise and location, first registered first.
+
+    Only the first valid reporter by registration time is rewarded (seed 000 item 13; domain §2.b, R6/R16).
+    """
     query = (
         select(ProcessInstance)
         .join(HazardReport, HazardReport.instance_id == ProcessInstance.id)
@@ -52,6 +60,8 @@ def open_reports_at(
     )
     if exclude_instance_id is not None:
         query = query.where(ProcessInstance.id != exclude_instance_id)
+    if registered_only:
+        query = query.where(HazardReport.registered_at.is_not(None))
     return list(session.scalars(query))
 
 
@@ -84,8 +94,11 @@ class HazardReportHooks(ProcessHooks):
         enterprise = _enterprise_for_intake(session, data)
         home_unit = enterprise.grassroots_unit or enterprise.supervising_unit
         earlier = open_reports_at(session, enterprise.id, data["location"])
-        initial = dict(data)
+        # The reporter's identity stays in the hazard record; case data only says whether a reward can be claimed
+        # (confidentiality of reporters, domain §2.b B9).
+        initial = {key: value for key, value in data.items() if key != "reporter"}
         initial.update(
+            reporter_anonymous=bool(data["reporter"].get("anonymous", False)),
             enterprise_id=enterprise.id,
             enterprise_name=enterprise.name,
             duplicate_candidates=[case.case_number for case in earlier],
@@ -123,12 +136,23 @@ class HazardReportHooks(ProcessHooks):
         data: dict[str, Any],
         case_data: dict[str, Any],
     ) -> dict[str, str]:
-        if bpmn_id == "register_report" and data.get("decision") == "重复报告":
+        if bpmn_id == "register_report":
             report = self._report(session, instance)
-            first = session.scalar(select(ProcessInstance).where(ProcessInstance.case_number == data["duplicate_of"]))
-            earlier = open_reports_at(session, report.enterprise_id, report.location, exclude_instance_id=instance.id)
-            if first is None or first not in earlier:
-                return {"duplicate_of": "重复于案件编号：不是同一企业、同一地点的在办报告"}
+            earlier = open_reports_at(
+                session, report.enterprise_id, report.location, exclude_instance_id=instance.id, registered_only=True
+            )
+            if data.get("decision") == "重复报告":
+                first = session.scalar(
+                    select(ProcessInstance).where(ProcessInstance.case_number == data["duplicate_of"])
+                )
+                if first is None or first not in earlier:
+                    return {"duplicate_of": "重复于案件编号：不是同一企业、同一地点已登记受理的在办报告"}
+            elif earlier and not data.get("not_duplicate_reason"):
+                numbers = "、".join(case.case_number or "" for case in earlier)
+                return {
+                    "not_duplicate_reason": f"不属于重复报告的理由：同一企业同一地点已有登记在办的报告 {numbers}，"
+                    "请说明理由或选择“重复报告”"
+                }
         if bpmn_id == "reward_decision" and data.get("decision") == "同意":
             ceiling = Decimal(str(case_data.get("reward_max", "0")))
             if data["reward_amount"] > ceiling:
@@ -162,6 +186,9 @@ class HazardReportHooks(ProcessHooks):
             report.reward_amount = data["reward_amount"]
         elif bpmn_id == "reward_payment":
             report.reward_paid_on = date.fromisoformat(data["paid_date"])
+            report.reward_payee_name = data["payee_name"]
+            report.reward_bank_name = data["bank_name"]
+            report.reward_card_number = data["card_number"]
 
     @staticmethod
     def _report(session: Session, instance: ProcessInstance) -> HazardReport:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 17:29:28.922395
+Create Date: 2026-11-21 17:39:38.617934
 """
 
 from collections.abc import Sequence
@@ -228,6 +228,9 @@ def upgrade() -> None:
     sa.Column('regulator_document_number', sa.String(length=64), nullable=True),
     sa.Column('reward_amount', sa.Numeric(precision=12, scale=2), nullable=True),
     sa.Column('reward_paid_on', sa.Date(), nullable=True),
+    sa.Column('reward_payee_name', sa.String(length=40), nullable=True),
+    sa.Column('reward_bank_name', sa.String(length=100), nullable=True),
+    sa.Column('reward_card_number', sa.String(length=19), nullable=True),
     sa.ForeignKeyConstraint(['duplicate_of_id'], ['process_instance.id'], name=op.f('fk_hazard_report_duplicate_of_id_process_instance')),
     sa.ForeignKeyConstraint(['enterprise_id'], ['enterprise.id'], name=op.f('fk_hazard_report_enterprise_id_enterprise')),
     sa.ForeignKeyConstraint(['instance_id'], ['process_instance.id'], name=op.f('fk_hazard_report_instance_id_process_instance')),
