@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES=(fonts-noto-cjk libharfbuzz-subset0 poppler-utils)
+# WeasyPrint needs Pango; CJK fonts and HarfBuzz subsetting make Chinese PDFs render correctly and fast.
+APT_PACKAGES=(fonts-noto-cjk libharfbuzz-subset0 poppler-utils libpango-1.0-0 libpangoft2-1.0-0)
 VENV=.venv
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
@@ -21,13 +22,16 @@ ensure_apt() {
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "installing Debian packages: ${missing[*]}"
     local SUDO=""
-    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || { echo "need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+        SUDO="sudo"
+    fi
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
 ensure_venv() {
-    [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+    [ -x "$VENV/bin/pip" ] || "$PY" -m venv "$VENV"
     # Reinstall only when the dependency declaration changed.
     local stamp="$VENV/.unionflow-installed"
     local want

@@ -47,7 +47,8 @@ def verify(session: Session, case: ProcessInstance, result: str, level: str, res
     )
 
 
-def rectify(session: Session, case: ProcessInstance, deadline: str = "2026-12-05") -> None:
+def rectify(session: Session, case: ProcessInstance, deadline: str | None = None) -> None:
+    deadline = deadline or (utcnow() + timedelta(days=14)).date().isoformat()
     complete(
         session,
         "ganjingzi1",
@@ -378,3 +379,12 @@ def test_identity_and_card_numbers_stay_out_of_case_data_and_are_masked_in_recor
     assert steps["start"].data["reporter"]["resident_id"] == "210211********0130"
     report = report_of(world, case)
     assert report.reward_card_number == "6228480040000123451" and report.reporter_resident_id == "210211196803150130"
+
+
+def test_a_rectification_deadline_in_the_past_is_refused(world: Session) -> None:
+    case = start_report(world)
+    register_and_triage(world, case)
+    verify(world, case, "属实", "一般")
+    with pytest.raises(FormValidationError) as refused:
+        rectify(world, case, (utcnow() - timedelta(days=2)).date().isoformat())
+    assert "rectification_deadline" in refused.value.errors

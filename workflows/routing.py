@@ -114,8 +114,9 @@ def task_actions(user: User, task: TaskLike, routing: RoutingTable) -> frozenset
     """Everything `user` may do with `task`: the single place that decides it (issue #2 §4).
 
     - Officials act on tasks of their own unit, in their own department (or the unit's, where it has none).
-    - A head does the same and may also release a colleague's claim; a head also sees (read-only) tasks of
-      their department's processes in the units below their own.
+    - A head does the same and may also release a colleague's claim; heads, and every province official
+      ("the province sees its whole tree", DESIGN §3), also see read-only their department's processes in the
+      units below their own.
     - Admins administer: they see their subtree but never claim or complete someone else's work.
     """
     if not user.active:
@@ -137,7 +138,8 @@ def task_actions(user: User, task: TaskLike, routing: RoutingTable) -> frozenset
             return frozenset({Action.VIEW, Action.RELEASE})
         return frozenset({Action.VIEW})
 
-    if user.role == Role.HEAD and in_subtree and user.department_code is not None:
+    oversees = user.role == Role.HEAD or user.org_unit.level == Level.PROVINCE
+    if oversees and in_subtree and user.department_code is not None:
         owned = routing.processes.get(task.process_key)
         if task.department_code == user.department_code or (
             task.department_code is None and owned is not None and owned.owner_department == user.department_code

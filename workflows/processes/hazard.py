@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forms import FormValidationError
+from workflows.calendar import SHANGHAI
 from workflows.db import utcnow
 from workflows.models import (
     CaseLink,
@@ -26,6 +27,11 @@ from workflows.models import (
 from workflows.policy.hazard import hazard_reward_tiers
 from workflows.processes import ProcessHooks, StartPlan
 from workflows.routing import ProcessInfo
+
+
+def beijing_today() -> date:
+    return datetime.now(SHANGHAI).date()
+
 
 _NOT_KEY_CHARS = re.compile(r"[\s\W_]+", re.UNICODE)
 
@@ -103,7 +109,7 @@ class HazardReportHooks(ProcessHooks):
             enterprise_name=enterprise.name,
             duplicate_candidates=[case.case_number for case in earlier],
             # The reward tiers in force when the report is received apply to it.
-            reward_tiers={key: str(value) for key, value in hazard_reward_tiers(session, date.today()).items()},
+            reward_tiers={key: str(value) for key, value in hazard_reward_tiers(session, beijing_today()).items()},
         )
         title = f"{enterprise.name}·{data['location']}"[:255]
         return StartPlan(home_unit=home_unit, title=title, enterprise=enterprise, initial_data=initial)
@@ -153,6 +159,8 @@ class HazardReportHooks(ProcessHooks):
                     "not_duplicate_reason": f"不属于重复报告的理由：同一企业同一地点已有登记在办的报告 {numbers}，"
                     "请说明理由或选择“重复报告”"
                 }
+        if bpmn_id == "rectify_notice" and date.fromisoformat(data["rectification_deadline"]) < beijing_today():
+            return {"rectification_deadline": "整改期限：不能早于今天"}
         if bpmn_id == "reward_decision" and data.get("decision") == "同意":
             ceiling = Decimal(str(case_data.get("reward_max", "0")))
             if data["reward_amount"] > ceiling:
