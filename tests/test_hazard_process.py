@@ -119,8 +119,14 @@ def test_false_report_is_closed_with_feedback_and_no_reward(world: Session) -> N
     feedback(world, case)
     assert case.status == InstanceStatus.COMPLETED
     assert report_of(world, case).reward_amount is None
-    steps = world.scalars(select(ApprovalStep.bpmn_id).where(ApprovalStep.instance_id == case.id)).all()
-    assert steps == ["start", "register_report", "triage", "verify", "feedback_close"]
+    steps = world.scalars(select(ApprovalStep).where(ApprovalStep.instance_id == case.id).order_by(ApprovalStep.id))
+    assert [(s.bpmn_id, s.decision) for s in steps] == [
+        ("start", None),
+        ("register_report", "受理"),
+        ("triage", "一般"),
+        ("verify", "不属实"),
+        ("feedback_close", None),
+    ]
 
 
 def test_general_hazard_is_rectified_and_the_first_reporter_rewarded(world: Session) -> None:

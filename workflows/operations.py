@@ -44,6 +44,8 @@ from workflows.processes import hooks_for
 from workflows.routing import Action, RoutingTable, can_start, load_routing, task_actions
 from workflows.task_index import CLAIMED_BY, COMPLETED_BY, rebuild_index
 
+DECISION_PROPERTY = "decisionField"
+
 
 def jsonable(data: dict[str, Any]) -> dict[str, Any]:
     """Form data as plain JSON values (Decimal money as its exact string) for approval records."""
@@ -95,7 +97,8 @@ def _approval_step(
         org_unit_id=user.org_unit_id,
         org_unit_name=user.org_unit.name,
         department_code=user.department_code,
-        decision=data.get("decision"),
+        # A step whose outcome is not called `decision` (e.g. 核查结论) names its field in `decisionField`.
+        decision=data.get(properties(task.task_spec).get(DECISION_PROPERTY, "decision")),
         opinion=data.get("opinion"),
         data=jsonable(forms.mask_sensitive(form, data) if form else data),
         data_hash=forms.data_hash(data),
