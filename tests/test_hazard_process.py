@@ -86,6 +86,18 @@ def reply_and_reinspect(session: Session, case: ProcessInstance, result: str = "
     )
 
 
+def payment_record(amount: str) -> dict[str, str]:
+    return {
+        "notice_date": "2026-12-02",
+        "payee_name": "李大勇",
+        "bank_name": "中国农业银行大连甘井子支行",
+        "card_number": "6228480040000123451",
+        "paid_amount": amount,
+        "paid_date": "2026-12-02",
+        "voucher_number": "付2026-1201",
+    }
+
+
 def feedback(session: Session, case: ProcessInstance) -> None:
     complete(
         session,
@@ -143,15 +155,7 @@ def test_general_hazard_is_rectified_and_the_first_reporter_rewarded(world: Sess
     complete(world, "jingji1", case, "reward_decision", {"decision": "同意", "reward_amount": "500.00", **OPINION})
     payment = open_task(world, case, "reward_payment")
     assert (payment.org_unit.code, payment.department_code) == ("210200", "finance")
-    paid = {
-        "notice_date": "2026-12-02",
-        "payee_name": "李大勇",
-        "bank_name": "中国农业银行大连甘井子支行",
-        "card_number": "6228480040000123451",
-        "paid_amount": "500",
-        "paid_date": "2026-12-02",
-        "voucher_number": "付2026-1201",
-    }
+    paid = payment_record("500")
     with pytest.raises(FormValidationError) as wrong_amount:
         complete(world, "caiwu1", case, "reward_payment", {**paid, "paid_amount": "400"})
     assert "paid_amount" in wrong_amount.value.errors
@@ -361,21 +365,7 @@ def test_identity_and_card_numbers_stay_out_of_case_data_and_are_masked_in_recor
     rectify(world, case)
     reply_and_reinspect(world, case)
     complete(world, "jingji1", case, "reward_decision", {"decision": "同意", "reward_amount": "300", **OPINION})
-    complete(
-        world,
-        "caiwu1",
-        case,
-        "reward_payment",
-        {
-            "notice_date": "2026-12-02",
-            "payee_name": "李大勇",
-            "bank_name": "农业银行",
-            "card_number": "6228480040000123451",
-            "paid_amount": "300",
-            "paid_date": "2026-12-02",
-            "voucher_number": "付2026-1202",
-        },
-    )
+    complete(world, "caiwu1", case, "reward_payment", payment_record("300"))
     assert "210211196803150130" not in case.state and "6228480040000123451" not in case.state
     assert "13904111234" not in case.state  # the reporter's contact stays in the hazard record
     case_data = load_workflow(case).get_tasks(spec_name="feedback_close")[0].data
