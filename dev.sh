@@ -8,15 +8,17 @@ cd "$(dirname "$0")"
 
 # WeasyPrint needs Pango; CJK fonts and HarfBuzz subsetting make Chinese PDFs render correctly and fast.
 APT_PACKAGES=(fonts-noto-cjk libharfbuzz-subset0 poppler-utils libpango-1.0-0 libpangoft2-1.0-0)
+# The end-to-end tests drive Debian's Chromium through Playwright (never a downloaded browser).
+TEST_APT_PACKAGES=(chromium)
 VENV=.venv
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
 
 ensure_apt() {
-    local missing=()
+    local missing=() wanted=("${APT_PACKAGES[@]}" "$@")
     # Debian's own Python needs python3-venv before `python3 -m venv` works.
     "$PY" -c "import ensurepip" 2>/dev/null || missing+=(python3-venv)
-    for p in "${APT_PACKAGES[@]}"; do
+    for p in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -56,7 +58,7 @@ case "$cmd" in
         exec "$VENV/bin/flask" --app webapp run --host 127.0.0.1 --port "${PORT:-5000}"
         ;;
     test)
-        ensure_apt
+        ensure_apt "${TEST_APT_PACKAGES[@]}"
         ensure_venv
         shift
         "$VENV/bin/ruff" check .

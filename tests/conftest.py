@@ -83,7 +83,8 @@ def world(seeded_engine: Engine) -> Iterator[Session]:
 
 
 def _app_config(db_path: Path) -> dict[str, Any]:
-    return {"TESTING": True, "DATABASE_URL": f"sqlite:///{db_path}", "SECRET_KEY": "test"}
+    # CSRF is checked by its own tests (tests/test_csrf.py); elsewhere it would only add token plumbing.
+    return {"TESTING": True, "DATABASE_URL": f"sqlite:///{db_path}", "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False}
 
 
 @pytest.fixture(scope="session")
@@ -112,6 +113,14 @@ def app(app_db_template: Path, tmp_path: Path) -> Iterator[Flask]:
     application = create_app(_app_config(db_path))
     yield application
     webapp_database.engine(application).dispose()
+
+
+@pytest.fixture
+def app_db(app: Flask) -> Iterator[Session]:
+    """A session on the app's database, outside any request, to arrange and check data in web tests."""
+    db = webapp_database.session_factory(app)()
+    yield db
+    db.close()
 
 
 @pytest.fixture

@@ -9,8 +9,26 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 
-from webapp import auth, cli, database, formatting, inbox, scheduler
+from webapp import (
+    api,
+    auth,
+    cases,
+    cli,
+    database,
+    errors,
+    formatting,
+    i18n,
+    inbox,
+    public,
+    records,
+    scheduler,
+    start,
+    tasks,
+)
+
+csrf = CSRFProtect()
 
 
 def _default_database_url(app: Flask) -> str:
@@ -28,6 +46,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SCHEDULER_INTERVAL_SECONDS=60,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # A CSRF token lives as long as the session: an official may spend more than an hour on a long form.
+        WTF_CSRF_TIME_LIMIT=None,
+        # Request bodies above this are refused before any view runs (uploads have their own, smaller limits).
+        MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+        UPLOAD_DIR=None,
+        NEAR_DUE_WORKING_DAYS=2,
     )
     app.config.from_prefixed_env()
     if test_config is not None:
@@ -35,6 +59,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config["DATABASE_URL"]:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         app.config["DATABASE_URL"] = _default_database_url(app)
+    if not app.config["UPLOAD_DIR"]:
+        app.config["UPLOAD_DIR"] = str(Path(app.instance_path) / "attachments")
     if not app.config["SECRET_KEY"]:
         if not (app.config["DEMO_MODE"] or app.testing):
             raise RuntimeError("SECRET_KEY is not set: export FLASK_SECRET_KEY (only the demo mode may run without it)")
@@ -43,10 +69,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     database.init_app(app)
     formatting.init_app(app)
+    i18n.init_app(app)
     auth.init_app(app)
     cli.init_app(app)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(inbox.bp)
+    errors.init_app(app)
+    inbox.init_app(app)
+    csrf.init_app(app)
+    for blueprint in (auth.bp, i18n.bp, inbox.bp, tasks.bp, start.bp, cases.bp, records.bp, public.bp):
+        app.register_blueprint(blueprint)
+    # The API authenticates every request with a bearer token, never a cookie, so CSRF does not apply to it.
+    csrf.exempt(api.bp)
+    app.register_blueprint(api.bp)
     if app.config["RUN_SCHEDULER"]:
         scheduler.start_in_process(app)
     return app

@@ -1,14 +1,19 @@
-"""Sign-in and sign-out with flask-login."""
+"""Sign-in and sign-out with flask-login; repeated failures lock the account for a while (workflows.signin)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from datetime import timedelta
+
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from webapp.database import get_session
-from workflows.models import User
-from workflows.organisation import authenticate
+from webapp.formatting import beijing_datetime
+from workflows.db import utcnow
+from workflows.models import Role, User
+from workflows.signin import SignInPolicy, sign_in
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -29,21 +34,39 @@ class CurrentUser(UserMixin):
 @login_manager.user_loader
 def load_user(user_id: str) -> CurrentUser | None:
     user = get_session().get(User, int(user_id))
-    return CurrentUser(user) if user is not None and user.active else None
+    return CurrentUser(user) if user is not None and user.active and user.role != Role.SERVICE else None
 
 
 def init_app(app: Flask) -> None:
+    app.config.setdefault("LOGIN_MAX_FAILURES", SignInPolicy.max_failures)
+    app.config.setdefault("LOGIN_LOCK_MINUTES", int(SignInPolicy.lock.total_seconds() // 60))
     login_manager.init_app(app)
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("inbox.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | Response:
     if request.method == "POST":
-        user = authenticate(get_session(), request.form.get("username", ""), request.form.get("password", ""))
-        if user is not None:
-            login_user(CurrentUser(user))
-            return redirect(url_for("inbox.index"))
-        flash("用户名或密码错误")
+        session = get_session()
+        policy = SignInPolicy(
+            max_failures=int(current_app.config["LOGIN_MAX_FAILURES"]),
+            lock=timedelta(minutes=int(current_app.config["LOGIN_LOCK_MINUTES"])),
+        )
+        result = sign_in(session, request.form.get("username", ""), request.form.get("password", ""), utcnow(), policy)
+        # The failure count is state too: commit it whether or not the password was right.
+        session.commit()
+        if result.user is not None:
+            login_user(CurrentUser(result.user))
+            return redirect(_safe_next(request.args.get("next")))
+        if result.locked_until is not None:
+            flash(_("登录失败次数过多，账户已锁定至 %(until)s", until=beijing_datetime(result.locked_until)))
+        else:
+            flash(_("用户名或密码错误"))
     return render_template("login.html")
 
 

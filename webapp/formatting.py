@@ -1,13 +1,16 @@
-"""Jinja filters for Chinese conventions: Beijing time, 年月日 dates."""
+"""Jinja filters for Chinese conventions: Beijing time, 年月日 dates, amounts in yuan, status labels."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from flask import Flask
+from flask_babel import gettext as _
 
 BEIJING = ZoneInfo("Asia/Shanghai")
+_FEN = Decimal("0.01")
 
 
 def beijing_date(moment: datetime) -> str:
@@ -20,6 +23,30 @@ def beijing_datetime(moment: datetime) -> str:
     return f"{beijing_date(moment)} {local:%H:%M}"
 
 
+def yuan(amount: Decimal | str | int | None) -> str:
+    """An amount as `1,234.50 元`, rounded to the fen; text that is not a number is shown unchanged."""
+    if amount is None or amount == "":
+        return ""
+    try:
+        value = Decimal(str(amount)).quantize(_FEN, rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        return str(amount)
+    return f"{value:,.2f} 元"
+
+
+def case_status(status: str) -> str:
+    labels = {"running": _("办理中"), "completed": _("已办结"), "cancelled": _("已撤销")}
+    return labels.get(status, status)
+
+
+def light_label(light: str) -> str:
+    labels = {"red": _("已逾期"), "yellow": _("临近到期"), "green": _("正常")}
+    return labels.get(light, light)
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(beijing_date)
     app.add_template_filter(beijing_datetime)
+    app.add_template_filter(yuan)
+    app.add_template_filter(case_status)
+    app.add_template_filter(light_label)

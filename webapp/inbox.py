@@ -1,19 +1,80 @@
-"""The official's start page: my tasks, my department's queue, cases I started.
-
-A first, minimal view over the workflow layer's queries; the full inbox UI is the next issue.
-"""
+"""The official's lists: 待办, 部门待办, 已办, 我发起 (issue #3 §2), with the counts shown in the navigation."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import Select, func, select
+from sqlalchemy import select
 
 from webapp.database import get_session
-from workflows import queries
-from workflows.models import TaskIndexEntry
+from workflows.db import utcnow
+from workflows.inbox import (
+    InboxFilter,
+    Light,
+    Sort,
+    View,
+    due_light,
+    inbox_counts,
+    near_due_limit,
+    started_page,
+    task_page,
+)
+from workflows.models import ProcessVersion
+from workflows.routing import load_routing
 
 bp = Blueprint("inbox", __name__)
+
+
+def nav_views() -> list[tuple[str, str]]:
+    return [(View.MINE, _("待办")), (View.QUEUE, _("部门待办")), (View.DONE, _("已办")), (View.STARTED, _("我发起"))]
+
+
+def url_with(**changes: Any) -> str:
+    """This page's URL with some query arguments changed (pagination keeps the filters)."""
+    args = {**(request.view_args or {}), **request.args.to_dict(), **changes}
+    return url_for(request.endpoint or "inbox.index", **args)
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals["url_with"] = url_with
+    @app.context_processor
+    def navigation() -> dict[str, Any]:
+        if not current_user.is_authenticated:
+            return {}
+        return {"nav_counts": inbox_counts(get_session(), current_user.user), "nav_views": nav_views()}
+
+
+def _enum_arg(name: str, kind: type[Any], default: Any) -> Any:
+    try:
+        return kind(request.args.get(name, ""))
+    except ValueError:
+        return default
+
+
+def _int_arg(name: str, default: int) -> int:
+    try:
+        return int(request.args.get(name, default))
+    except ValueError:
+        return default
+
+
+def request_filter() -> InboxFilter:
+    """The list filter from the query string; unknown values fall back to no filter rather than an error."""
+    return InboxFilter(
+        process=request.args.get("process") or None,
+        light=_enum_arg("light", Light, None),
+        search=(request.args.get("q") or "").strip() or None,
+        sort=_enum_arg("sort", Sort, Sort.DUE),
+    )
+
+
+def process_choices() -> list[tuple[str, str]]:
+    keys = get_session().scalars(select(ProcessVersion.process_key).distinct().order_by(ProcessVersion.process_key))
+    processes = load_routing().processes
+    return [(key, processes[key].title if key in processes else key) for key in keys]
 
 
 @bp.route("/")
@@ -21,18 +82,27 @@ bp = Blueprint("inbox", __name__)
 def index() -> str:
     session = get_session()
     user = current_user.user
-
-    def count(query: Select[TaskIndexEntry]) -> int:
-        return session.scalar(select(func.count()).select_from(query.subquery())) or 0
-
+    view = _enum_arg("view", View, View.MINE)
+    wanted = request_filter()
+    page = _int_arg("page", 1)
+    now = utcnow()
+    near = near_due_limit(now, int(current_app.config["NEAR_DUE_WORKING_DAYS"]))
+    context: dict[str, Any] = {}
+    if view == View.STARTED:
+        context["cases"] = started_page(session, user, wanted, page=page)
+        listing = context["cases"]
+    else:
+        context["tasks"] = task_page(session, user, view, wanted, now=now, near_limit=near, page=page)
+        listing = context["tasks"]
     return render_template(
         "inbox.html",
-        user=user,
-        my_tasks=queries.my_tasks(session, user),
-        queue=queries.department_queue(session, user),
-        started=queries.started_by_me(session, user),
-        my_count=count(queries.my_tasks_query(user)),
-        queue_count=count(queries.department_queue_query(user)),
+        active_view=view,
+        view_title=dict(nav_views())[view],
+        listing=listing,
+        wanted=wanted,
+        processes=process_choices(),
+        light_of=lambda due_at: due_light(due_at, now, near),
+        **context,
     )
 
 

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, Select, false, or_, select
 from sqlalchemy.orm import Session
 
-from workflows.models import ApprovalStep, ProcessInstance, Role, TaskIndexEntry, TaskStatus, User
+from workflows.errors import NotFound
+from workflows.models import ApprovalStep, CaseLink, ProcessInstance, Role, TaskIndexEntry, TaskStatus, User
+from workflows.routing import Action, RoutingTable, can_view_case, task_actions
 
 DEFAULT_PAGE_SIZE = 20
 
@@ -95,3 +97,47 @@ def case_tasks(session: Session, instance_id: int) -> Sequence[TaskIndexEntry]:
 def case_approval_steps(session: Session, instance_id: int) -> Sequence[ApprovalStep]:
     query = select(ApprovalStep).where(ApprovalStep.instance_id == instance_id).order_by(ApprovalStep.id)
     return session.scalars(query).all()
+
+
+def visible_task(session: Session, user: User, task_id: str, routing: RoutingTable) -> TaskIndexEntry:
+    """The task with this engine id, if `user` may see it; NotFound otherwise, so existence does not leak."""
+    entry = session.scalar(select(TaskIndexEntry).where(TaskIndexEntry.task_id == task_id))
+    if entry is None or Action.VIEW not in task_actions(user, entry, routing):
+        raise NotFound("任务不存在")
+    return entry
+
+
+def visible_case(session: Session, user: User, instance_id: int, routing: RoutingTable) -> ProcessInstance:
+    """The case, if `user` may open it (routing.can_view_case); NotFound otherwise."""
+    instance = session.get(ProcessInstance, instance_id)
+    if instance is None:
+        raise NotFound("案件不存在")
+    tasks = case_tasks(session, instance_id)
+    if not can_view_case(user, instance.home_unit, instance.process_key, instance.started_by_id, tasks, routing):
+        raise NotFound("案件不存在")
+    return instance
+
+
+def case_by_number(session: Session, user: User, case_number: str, routing: RoutingTable) -> ProcessInstance:
+    instance_id = session.scalar(select(ProcessInstance.id).where(ProcessInstance.case_number == case_number))
+    if instance_id is None:
+        raise NotFound("案件不存在")
+    return visible_case(session, user, instance_id, routing)
+
+
+def related_cases(session: Session, instance_id: int) -> Sequence[tuple[str, ProcessInstance]]:
+    """Linked cases in both directions, as (kind, other case); kind is `duplicate_of` or `duplicated_by` …"""
+    outgoing = session.execute(
+        select(CaseLink.kind, ProcessInstance)
+        .join(ProcessInstance, ProcessInstance.id == CaseLink.linked_instance_id)
+        .where(CaseLink.instance_id == instance_id)
+    ).all()
+    incoming = session.execute(
+        select(CaseLink.kind, ProcessInstance)
+        .join(ProcessInstance, ProcessInstance.id == CaseLink.instance_id)
+        .where(CaseLink.linked_instance_id == instance_id)
+    ).all()
+    reverse = {"duplicate_of": "duplicated_by"}
+    return [(kind, case) for kind, case in outgoing] + [
+        (reverse.get(kind, f"{kind}_by"), case) for kind, case in incoming
+    ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -119,7 +120,7 @@ def task_actions(user: User, task: TaskLike, routing: RoutingTable) -> frozenset
       units below their own.
     - Admins administer: they see their subtree but never claim or complete someone else's work.
     """
-    if not user.active:
+    if not user.active or user.role == Role.SERVICE:
         return frozenset()
     unit = task.org_unit
     in_subtree = unit.is_within(user.org_unit)
@@ -149,4 +150,38 @@ def task_actions(user: User, task: TaskLike, routing: RoutingTable) -> frozenset
 
 
 def can_start(user: User, process: ProcessInfo) -> bool:
+    """Officials and heads of a level the process lists may start it; the service account starts public reports."""
     return user.active and user.role != Role.ADMIN and user.org_unit.level in process.start_levels
+
+
+def can_view_case(
+    user: User,
+    home_unit: OrgUnit,
+    process_key: str,
+    started_by_id: int,
+    tasks: Iterable[TaskLike],
+    routing: RoutingTable,
+) -> bool:
+    """Whether `user` may open a case page and its approval record.
+
+    Its starter, whoever may see one of its tasks (open or done), and those who oversee the owning department's
+    processes in the subtree of the case (heads, the province) or administer that subtree.
+    """
+    if not user.active or user.role == Role.SERVICE:
+        return False
+    if started_by_id == user.id:
+        return True
+    in_subtree = home_unit.is_within(user.org_unit)
+    if user.role == Role.ADMIN:
+        return in_subtree
+    if any(Action.VIEW in task_actions(user, task, routing) for task in tasks):
+        return True
+    oversees = user.role == Role.HEAD or user.org_unit.level == Level.PROVINCE
+    owned = routing.processes.get(process_key)
+    return (
+        oversees
+        and in_subtree
+        and owned is not None
+        and user.department_code is not None
+        and owned.owner_department == user.department_code
+    )

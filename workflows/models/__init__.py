@@ -1,5 +1,7 @@
 """SQLAlchemy models. Importing this package registers every table on `Base.metadata`."""
 
+from workflows.models.access import ApiToken, RateLimitEvent
+from workflows.models.attachment import Attachment
 from workflows.models.audit import AuditEvent
 from workflows.models.hazard import HazardReport
 from workflows.models.org import DEPARTMENTS, Department, Enterprise, Level, OrgUnit, Role, UnitKind, User
@@ -17,7 +19,9 @@ from workflows.models.process import (
 
 __all__ = [
     "DEPARTMENTS",
+    "ApiToken",
     "ApprovalStep",
+    "Attachment",
     "AuditEvent",
     "CaseLink",
     "Department",
@@ -29,6 +33,7 @@ __all__ = [
     "PolicyParameter",
     "ProcessInstance",
     "ProcessVersion",
+    "RateLimitEvent",
     "Role",
     "TaskIndexEntry",
     "TaskStatus",

@@ -47,6 +47,9 @@ class Role(StrEnum):
     OFFICIAL = "official"
     HEAD = "head"
     ADMIN = "admin"
+    # A system account that starts cases on behalf of people without accounts (the public hazard-report page).
+    # It cannot sign in and holds no tasks.
+    SERVICE = "service"
 
 
 # The department codes are fixed by issue #2; scripts and lane maps depend on them.
@@ -119,6 +122,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default=Role.OFFICIAL.value)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Sign-in lockout (issue #3 §1): consecutive failures, and the time until which sign-in is refused.
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
 
     org_unit: Mapped[OrgUnit] = relationship()
     department: Mapped[Department | None] = relationship()

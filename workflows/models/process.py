@@ -84,6 +84,8 @@ class TaskIndexEntry(Base):
         Index("ix_task_index_queue", "status", "org_unit_id", "department_code"),
         Index("ix_task_index_claimed", "claimed_by_id", "status"),
         Index("ix_task_index_completed_by", "completed_by_id", "completed_at"),
+        # The API and the web address a task by its engine id alone.
+        Index("ix_task_index_task_id", "task_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

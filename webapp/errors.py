@@ -1,0 +1,50 @@
+"""Error pages for the web UI: Chinese messages, and 404 for anything the user may not see (no existence leaks).
+
+The API blueprint answers the same errors as JSON with its own handlers.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, render_template
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+
+from workflows.errors import ConflictError, NotFound, PermissionDenied, ProcessNotDeployed
+
+
+def _page(title: str, message: str, status: int) -> tuple[str, int]:
+    return render_template("error.html", title=title, message=message, status=status), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(NotFound)
+    def not_found(exc: NotFound) -> tuple[str, int]:
+        return _page(_("未找到"), str(exc) or _("页面不存在"), 404)
+
+    @app.errorhandler(404)
+    def http_not_found(_exc: Exception) -> tuple[str, int]:
+        return _page(_("未找到"), _("页面不存在"), 404)
+
+    @app.errorhandler(PermissionDenied)
+    def forbidden(exc: PermissionDenied) -> tuple[str, int]:
+        return _page(_("无权操作"), str(exc) or _("无权执行此操作"), 403)
+
+    @app.errorhandler(403)
+    def http_forbidden(_exc: Exception) -> tuple[str, int]:
+        return _page(_("无权操作"), _("无权执行此操作"), 403)
+
+    @app.errorhandler(ConflictError)
+    def conflict(exc: ConflictError) -> tuple[str, int]:
+        return _page(_("操作冲突"), str(exc), 409)
+
+    @app.errorhandler(ProcessNotDeployed)
+    def not_deployed(exc: ProcessNotDeployed) -> tuple[str, int]:
+        return _page(_("流程未部署"), str(exc), 503)
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(_exc: CSRFError) -> tuple[str, int]:
+        return _page(_("请求已失效"), _("页面已过期或来源不明，请刷新页面后重试"), 400)
+
+    @app.errorhandler(413)
+    def too_large(_exc: Exception) -> tuple[str, int]:
+        return _page(_("文件过大"), _("上传的内容超过大小限制"), 413)

@@ -1,0 +1,190 @@
+"""The official's lists (issue #3 §2): 待办, 部门待办, 已办, 我发起 with filters, red/yellow lights and pages.
+
+Plain SQL over the task index and the instance table; nothing here loads a workflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from workflows import queries
+from workflows.calendar import SHANGHAI, add_working_days
+from workflows.models import ProcessInstance, TaskIndexEntry, User
+
+# Configurable default, not a seed rule: a task is "near due" (黄灯) when due within this many working days.
+DEFAULT_NEAR_DUE_WORKING_DAYS = 2
+MAX_PER_PAGE = 100
+
+T = TypeVar("T")
+
+
+class View(StrEnum):
+    MINE = "mine"
+    QUEUE = "queue"
+    DONE = "done"
+    STARTED = "started"
+
+
+VIEW_TITLES: dict[View, str] = {
+    View.MINE: "待办",
+    View.QUEUE: "部门待办",
+    View.DONE: "已办",
+    View.STARTED: "我发起",
+}
+
+
+class Light(StrEnum):
+    """红黄灯: overdue is red, due within the near-due window is yellow, anything else green."""
+
+    RED = "red"
+    YELLOW = "yellow"
+    GREEN = "green"
+
+
+class Sort(StrEnum):
+    DUE = "due"
+    NEWEST = "newest"
+    OLDEST = "oldest"
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    process: str | None = None
+    light: Light | None = None
+    search: str | None = None
+    sort: Sort = Sort.DUE
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def near_due_limit(now: datetime, working_days: int = DEFAULT_NEAR_DUE_WORKING_DAYS) -> datetime:
+    """The end (Beijing time) of the working day `working_days` after today: due before it means yellow."""
+    today = now.astimezone(SHANGHAI).date()
+    return datetime.combine(add_working_days(today, working_days), time.max, tzinfo=SHANGHAI)
+
+
+def due_light(due_at: datetime | None, now: datetime, near_limit: datetime) -> Light | None:
+    """The light of an open task; None when the task has no due date."""
+    if due_at is None:
+        return None
+    if due_at < now:
+        return Light.RED
+    if due_at <= near_limit:
+        return Light.YELLOW
+    return Light.GREEN
+
+
+def clamp_page(page: int, per_page: int) -> tuple[int, int]:
+    return max(page, 1), min(max(per_page, 1), MAX_PER_PAGE)
+
+
+def _count(session: Session, query: Select[T]) -> int:
+    return session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+
+
+def _task_query(user: User, view: View) -> Select[TaskIndexEntry]:
+    if view == View.MINE:
+        return queries.my_tasks_query(user)
+    if view == View.QUEUE:
+        return queries.department_queue_query(user)
+    if view == View.DONE:
+        return queries.done_by_me_query(user)
+    raise ValueError(f"not a task view: {view}")
+
+
+def filtered_tasks(
+    user: User, view: View, wanted: InboxFilter, now: datetime, near_limit: datetime
+) -> Select[TaskIndexEntry]:
+    query = _task_query(user, view)
+    if wanted.process:
+        query = query.where(TaskIndexEntry.process_key == wanted.process)
+    if wanted.search:
+        term = wanted.search.strip()
+        query = query.where(
+            or_(
+                TaskIndexEntry.case_number.contains(term, autoescape=True),
+                TaskIndexEntry.case_title.contains(term, autoescape=True),
+            )
+        )
+    # Lights only mean something for open tasks; a done task keeps its history without a light.
+    if wanted.light is not None and view != View.DONE:
+        if wanted.light == Light.RED:
+            query = query.where(TaskIndexEntry.due_at < now)
+        elif wanted.light == Light.YELLOW:
+            query = query.where(TaskIndexEntry.due_at >= now, TaskIndexEntry.due_at <= near_limit)
+        else:
+            query = query.where(or_(TaskIndexEntry.due_at.is_(None), TaskIndexEntry.due_at > near_limit))
+    moment = TaskIndexEntry.completed_at if view == View.DONE else TaskIndexEntry.ready_at
+    if wanted.sort == Sort.NEWEST:
+        return query.order_by(moment.desc(), TaskIndexEntry.id.desc())
+    if wanted.sort == Sort.OLDEST:
+        return query.order_by(moment, TaskIndexEntry.id)
+    return query.order_by(TaskIndexEntry.due_at.is_(None), TaskIndexEntry.due_at, TaskIndexEntry.id)
+
+
+def task_page(
+    session: Session,
+    user: User,
+    view: View,
+    wanted: InboxFilter,
+    *,
+    now: datetime,
+    near_limit: datetime,
+    page: int = 1,
+    per_page: int = queries.DEFAULT_PAGE_SIZE,
+) -> Page[TaskIndexEntry]:
+    page, per_page = clamp_page(page, per_page)
+    query = filtered_tasks(user, view, wanted, now, near_limit)
+    items = session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
+    return Page(items, _count(session, query), page, per_page)
+
+
+def started_page(
+    session: Session, user: User, wanted: InboxFilter, *, page: int = 1, per_page: int = queries.DEFAULT_PAGE_SIZE
+) -> Page[ProcessInstance]:
+    """我发起: the cases I started; sorted newest first unless asked otherwise."""
+    page, per_page = clamp_page(page, per_page)
+    query = select(ProcessInstance).where(ProcessInstance.started_by_id == user.id)
+    if wanted.process:
+        query = query.where(ProcessInstance.process_key == wanted.process)
+    if wanted.search:
+        term = wanted.search.strip()
+        query = query.where(
+            or_(
+                ProcessInstance.case_number.contains(term, autoescape=True),
+                ProcessInstance.title.contains(term, autoescape=True),
+            )
+        )
+    if wanted.sort == Sort.OLDEST:
+        query = query.order_by(ProcessInstance.created_at, ProcessInstance.id)
+    else:
+        query = query.order_by(ProcessInstance.created_at.desc(), ProcessInstance.id.desc())
+    items = session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
+    return Page(items, _count(session, query), page, per_page)
+
+
+def inbox_counts(session: Session, user: User) -> dict[View, int]:
+    """The counts in the navigation."""
+    return {
+        View.MINE: _count(session, queries.my_tasks_query(user)),
+        View.QUEUE: _count(session, queries.department_queue_query(user)),
+        View.DONE: _count(session, queries.done_by_me_query(user)),
+        View.STARTED: _count(session, select(ProcessInstance).where(ProcessInstance.started_by_id == user.id)),
+    }
