@@ -22,7 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 import forms
 from workflows.audit import record_event
 from workflows.db import utcnow
-from workflows.engine.deployment import FORM_PROPERTY, latest_version, properties
+from workflows.engine.deployment import FORM_PROPERTY, latest_version, properties, specs_for
 from workflows.engine.runtime import load_workflow, new_workflow, store_workflow
 from workflows.errors import (
     CaseChanged,
@@ -36,6 +36,7 @@ from workflows.models import (
     ApprovalStep,
     InstanceStatus,
     ProcessInstance,
+    ProcessVersion,
     TaskIndexEntry,
     TaskStatus,
     User,
@@ -55,7 +56,16 @@ def jsonable(data: dict[str, Any]) -> dict[str, Any]:
 
 def start_form(workflow: BpmnWorkflow) -> forms.FormDefinition | None:
     """The form of the process's start event, filled in by whoever starts the case."""
-    for start_event in workflow.spec.start.outputs:
+    return _start_form_of_spec(workflow.spec)
+
+
+def version_start_form(version: ProcessVersion) -> forms.FormDefinition | None:
+    """The start form of a deployed version, without creating a workflow."""
+    return _start_form_of_spec(specs_for(version)[0])
+
+
+def _start_form_of_spec(spec: Any) -> forms.FormDefinition | None:
+    for start_event in spec.start.outputs:
         name = properties(start_event).get(FORM_PROPERTY)
         if name:
             return forms.load_form(name)
