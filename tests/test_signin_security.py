@@ -24,8 +24,7 @@ def test_five_failures_lock_the_account_even_for_the_right_password(
     client: FlaskClient, auth: AuthActions, app_db: Session
 ) -> None:
     for _ in range(4):
-        auth.login("ganjingzi1", "wrong-password")
-        assert "用户名或密码错误" in client.get("/login").get_data(as_text=True)
+        assert "用户名或密码错误" in auth.login("ganjingzi1", "wrong-password").get_data(as_text=True)
     locked = client.post("/login", data={"username": "ganjingzi1", "password": "wrong"}, follow_redirects=True)
     assert "登录失败次数过多，账户已锁定至" in locked.get_data(as_text=True)
 

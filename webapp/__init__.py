@@ -22,6 +22,7 @@ from webapp import (
     i18n,
     inbox,
     public,
+    public_api,
     records,
     scheduler,
     start,
@@ -52,6 +53,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,
         UPLOAD_DIR=None,
         NEAR_DUE_WORKING_DAYS=2,
+        # Public hazard reports (configurable defaults, not seed rules): the unit of the service account that
+        # starts them, photo limits, reports per client address per hour, and how many proxies to trust.
+        PUBLIC_INTAKE_UNIT="210200",
+        PUBLIC_PHOTO_MAX_BYTES=5 * 1024 * 1024,
+        PUBLIC_PHOTO_MAX_COUNT=5,
+        PUBLIC_REPORTS_PER_HOUR=5,
+        TRUST_PROXY=0,
     )
     app.config.from_prefixed_env()
     if test_config is not None:
@@ -80,6 +88,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # The API authenticates every request with a bearer token, never a cookie, so CSRF does not apply to it.
     csrf.exempt(api.bp)
     app.register_blueprint(api.bp)
+    # The workers' mobile app posts hazard reports with no cookie and no account: CSRF does not apply either.
+    csrf.exempt(public_api.bp)
+    app.register_blueprint(public_api.bp)
     if app.config["RUN_SCHEDULER"]:
         scheduler.start_in_process(app)
     return app

@@ -1,12 +1,147 @@
-"""Case page (issue #3 §3). Placeholder: filled in by the case-page work."""
+"""Case page (issue #3 §3): summary, open tasks, approval timeline, related cases and the live BPMN diagram.
+
+Everything shown comes from the instance row, the task index and the approval steps; the page never loads the
+workflow. The diagram is drawn in the browser by the bpmn-js viewer served from our own static files: the page
+fetches `cases.diagram` (the XML of the version the case runs on plus the BPMN ids to highlight) as JSON.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, current_app, render_template
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from webapp.database import get_session
+from workflows import queries
+from workflows.db import utcnow
+from workflows.errors import NotFound
+from workflows.inbox import Light, due_light, near_due_limit
+from workflows.models import DEPARTMENTS, ApprovalStep, ProcessInstance, TaskIndexEntry, TaskStatus, User
+from workflows.records import ROLE_LABELS, redact
+from workflows.routing import Action, RoutingTable, load_routing, task_actions
 
 bp = Blueprint("cases", __name__)
 
 
+def related_label(kind: str) -> str:
+    labels = {"duplicate_of": _("重复于"), "duplicated_by": _("被重复报告")}
+    return labels.get(kind, kind)
+
+
+@dataclass(frozen=True)
+class OpenTask:
+    entry: TaskIndexEntry
+    holder: str | None  # display name of whoever claimed it; None while it waits in the department queue
+    department: str
+    light: Light | None
+    can_open: bool  # whether this user may open the task page (to claim or complete it)
+
+
+@dataclass(frozen=True)
+class TimelineStep:
+    step: ApprovalStep
+    role: str
+    department: str
+    opinion: str
+
+
+@dataclass(frozen=True)
+class RelatedCase:
+    label: str
+    case: ProcessInstance
+
+
+def _open_tasks(session: Session, user: User, tasks: Iterable[TaskIndexEntry], routing: RoutingTable) -> list[OpenTask]:
+    open_entries = [task for task in tasks if task.status == TaskStatus.READY]
+    holder_ids = {task.claimed_by_id for task in open_entries if task.claimed_by_id is not None}
+    holders = (
+        {u.id: u.display_name for u in session.scalars(select(User).where(User.id.in_(holder_ids)))}
+        if holder_ids
+        else {}
+    )
+    now = utcnow()
+    near = near_due_limit(now, int(current_app.config["NEAR_DUE_WORKING_DAYS"]))
+    return [
+        OpenTask(
+            entry=task,
+            holder=holders.get(task.claimed_by_id) if task.claimed_by_id is not None else None,
+            department=DEPARTMENTS.get(task.department_code, task.department_code) if task.department_code else "",
+            light=due_light(task.due_at, now, near),
+            can_open=Action.VIEW in task_actions(user, task, routing),
+        )
+        for task in open_entries
+    ]
+
+
+def _timeline(steps: Sequence[ApprovalStep]) -> list[TimelineStep]:
+    # Opinions are free text: an identity or card number typed into one is masked, as in the printed record.
+    return [
+        TimelineStep(
+            step=step,
+            role=ROLE_LABELS.get(step.actor_role, step.actor_role),
+            department=DEPARTMENTS.get(step.department_code, step.department_code) if step.department_code else "",
+            opinion=redact(step.opinion),
+        )
+        for step in steps
+    ]
+
+
+def _related(session: Session, user: User, instance_id: int, routing: RoutingTable) -> list[RelatedCase]:
+    """Linked cases this user may open; a link to a case they cannot see would leak its number and title."""
+    related = []
+    for kind, other in queries.related_cases(session, instance_id):
+        try:
+            queries.visible_case(session, user, other.id, routing)
+        except NotFound:
+            continue
+        related.append(RelatedCase(related_label(kind), other))
+    return related
+
+
+def _unique(ids: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(ids))
+
+
 @bp.route("/cases/<int:instance_id>")
+@login_required
 def show(instance_id: int) -> str:
-    raise NotImplementedError
+    session = get_session()
+    user = current_user.user
+    routing = load_routing()
+    case = queries.visible_case(session, user, instance_id, routing)
+    tasks = queries.case_tasks(session, case.id)
+    process = routing.processes.get(case.process_key)
+    return render_template(
+        "case.html",
+        case=case,
+        process_title=process.title if process else case.process_version.name,
+        open_tasks=_open_tasks(session, user, tasks, routing),
+        timeline=_timeline(queries.case_approval_steps(session, case.id)),
+        related=_related(session, user, case.id, routing),
+    )
+
+
+@bp.route("/cases/<int:instance_id>/diagram")
+@login_required
+def diagram(instance_id: int) -> dict[str, Any]:
+    """The diagram of the version this case runs on, with the BPMN ids to mark as current and as done."""
+    session = get_session()
+    case = queries.visible_case(session, current_user.user, instance_id, load_routing())
+    tasks = queries.case_tasks(session, case.id)
+    steps = queries.case_approval_steps(session, case.id)
+    # Approval steps also cover the start form, which has no task index row; a step that is open again
+    # (a rectification sent back) is both done and current, and the current marker is drawn over the done one.
+    completed = _unique(
+        [step.bpmn_id for step in steps] + [task.bpmn_id for task in tasks if task.status == TaskStatus.COMPLETED]
+    )
+    return {
+        "xml": case.process_version.bpmn_xml,
+        "current": _unique(task.bpmn_id for task in tasks if task.status == TaskStatus.READY),
+        "completed": completed,
+    }

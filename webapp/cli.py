@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from sqlalchemy.orm import Session
 
+from webapp.cli_tokens import create_token_command, revoke_tokens_command
 from webapp.database import engine, session_factory
 from workflows.audit import verify_chain
 from workflows.demo import seed_demo
@@ -17,6 +20,7 @@ from workflows.engine.deployment import DeploymentError, deploy_paths
 from workflows.migrate import upgrade_database
 from workflows.organisation import UnknownOrgUnit, UserAdminError, create_user
 from workflows.policy.parameters import seed_policy_parameters
+from workflows.public_intake import DEFAULT_INTAKE_UNIT, ensure_service_account
 from workflows.routing import BPMN_DIR, load_routing
 from workflows.timers import run_scheduler_pass
 
@@ -28,6 +32,13 @@ def _deploy(paths: list[Path]) -> None:
             click.echo(f"{result.source_file}: {result.key} v{result.version}（{state}）")
 
 
+def _ensure_public_intake(session: Session) -> None:
+    """The service account that starts public hazard reports, once its unit exists."""
+    # Before the organisation is loaded there is no unit yet: seed-demo or the first public report creates it.
+    with contextlib.suppress(UnknownOrgUnit):
+        ensure_service_account(session, current_app.config.get("PUBLIC_INTAKE_UNIT") or DEFAULT_INTAKE_UNIT)
+
+
 @click.command("init-db")
 @with_appcontext
 def init_db_command() -> None:
@@ -35,6 +46,7 @@ def init_db_command() -> None:
     upgrade_database(engine(current_app))
     with session_factory(current_app)() as session, session.begin():
         added = seed_policy_parameters(session)
+        _ensure_public_intake(session)
     click.echo(f"数据库已是最新结构；新增政策参数 {added} 条")
     try:
         _deploy([BPMN_DIR])
@@ -49,6 +61,7 @@ def seed_demo_command() -> None:
     """Load the demo organisation, users and enterprises (idempotent)."""
     with session_factory(current_app)() as session, session.begin():
         logins = seed_demo(session)
+        _ensure_public_intake(session)
         cases = seed_demo_cases(session)
     click.echo(f"演示数据就绪：{len(logins)} 个演示账号，新建演示案件 {cases} 个")
 
@@ -115,5 +128,7 @@ def init_app(app: Flask) -> None:
         deploy_command,
         verify_audit_command,
         run_timers_command,
+        create_token_command,
+        revoke_tokens_command,
     ):
         app.cli.add_command(command)

@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
 from flask import Flask
 
 from webapp.database import session_factory
+from workflows.db import utcnow
+from workflows.rate_limit import forget_before
 from workflows.timers import run_scheduler_pass
 
 log = logging.getLogger(__name__)
 
 
+# Rate-limit events older than this are no longer inside any window (the longest is an hour).
+RATE_LIMIT_RETENTION = timedelta(days=1)
+
+
 def run_once(app: Flask) -> int:
-    return run_scheduler_pass(session_factory(app))
+    factory = session_factory(app)
+    fired = run_scheduler_pass(factory)
+    with factory() as session, session.begin():
+        forget_before(session, utcnow() - RATE_LIMIT_RETENTION)
+    return fired
 
 
 def start_in_process(app: Flask) -> threading.Thread:

@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
@@ -204,8 +205,12 @@ def _load_task(
             raise TaskAlreadyClaimed()
         raise PermissionDenied("无权执行此操作")
     workflow = load_workflow(instance)
-    task = workflow.get_task_from_id(UUID(task_id))
-    if task is None or task.state != TaskState.READY:
+    try:
+        task = workflow.get_task_from_id(UUID(task_id))
+    except TaskNotFoundException:
+        # The index row outlived its task (the engine moved on): for the caller, someone handled it.
+        raise TaskAlreadyHandled() from None
+    if task.state != TaskState.READY:
         raise TaskAlreadyHandled()
     return LoadedTask(instance, entry, workflow, task)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workflows.db import Base, utcnow
@@ -12,6 +12,8 @@ from workflows.db import Base, utcnow
 
 class AuditEvent(Base):
     __tablename__ = "audit_event"
+    # The verify page finds a printed record's issue event by its hash.
+    __table_args__ = (Index("ix_audit_event_object", "object_type", "object_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)

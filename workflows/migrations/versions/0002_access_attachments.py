@@ -73,6 +73,9 @@ def upgrade() -> None:
     with op.batch_alter_table("task_index", schema=None) as batch_op:
         batch_op.create_index("ix_task_index_task_id", ["task_id"], unique=False)
 
+    with op.batch_alter_table("audit_event", schema=None) as batch_op:
+        batch_op.create_index("ix_audit_event_object", ["object_type", "object_id"], unique=False)
+
     with op.batch_alter_table("user_account", schema=None) as batch_op:
         # Existing accounts start with no failed sign-ins.
         batch_op.add_column(sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0"))
@@ -86,6 +89,9 @@ def downgrade() -> None:
     with op.batch_alter_table("user_account", schema=None) as batch_op:
         batch_op.drop_column("locked_until")
         batch_op.drop_column("failed_logins")
+
+    with op.batch_alter_table("audit_event", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_event_object")
 
     with op.batch_alter_table("task_index", schema=None) as batch_op:
         batch_op.drop_index("ix_task_index_task_id")
