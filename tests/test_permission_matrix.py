@@ -1,0 +1,172 @@
+"""Every route, walked as every kind of visitor (issue #3 §6): who gets in, who gets 404, who is sent to sign in.
+
+Each route is classified below; a new route that is not classified fails `test_every_route_is_classified`, so
+nobody adds a page without deciding who may see it. Object routes (a case, a task) answer 404 to users of another
+unit or department, never 403, so they do not reveal that the object exists.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from tests.conftest import AuthActions
+from tests.workflow_helpers import open_task, start_report, user
+from workflows.tokens import create_token
+
+PUBLIC = {
+    "static",
+    "auth.login",
+    "i18n.choose_language",
+    "inbox.healthz",
+    "public.report",
+    "public.receipt",
+    "public_api.create_hazard_report",
+    "records.verify",
+    "api.openapi_document",
+}
+# Signed-in pages about the user themself (their lists, what they may start): every official gets their own.
+PERSONAL = {
+    "inbox.index",
+    "auth.logout",
+    "start.index",
+    "start.form",
+    "api.list_processes",
+    "api.get_process",
+    "api.start_instance",
+    "api.list_tasks",
+}
+# Pages about one case or one of its tasks.
+CASE = {
+    "cases.show",
+    "cases.diagram",
+    "records.record_pdf",
+    "tasks.show",
+    "tasks.complete",
+    "tasks.claim",
+    "tasks.release",
+    "api.get_instance",
+    "api.get_record_pdf",
+    "api.get_task",
+    "api.claim",
+    "api.complete",
+    "api.release",
+}
+# Officials who must not learn anything about a 甘井子区 case at its registration step.
+OUTSIDERS = ("zhongshan1", "baozhang1", "jingji1", "caiwu1", "haichang_gonghui")
+
+
+@dataclass(frozen=True)
+class Call:
+    endpoint: str
+    method: str
+    path: str
+
+    @property
+    def is_api(self) -> bool:
+        return self.path.startswith("/api/")
+
+
+def test_every_route_is_classified(app: Flask) -> None:
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints == PUBLIC | PERSONAL | CASE
+    assert not (PUBLIC & PERSONAL or PUBLIC & CASE or PERSONAL & CASE)
+
+
+@pytest.fixture
+def case_calls(app: Flask, app_db: Session) -> list[Call]:
+    case = start_report(app_db)
+    app_db.commit()
+    task = open_task(app_db, case, "register_report")
+    values = {"instance_id": str(case.id), "task_id": task.task_id}
+    calls = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint not in CASE:
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            calls.append(Call(rule.endpoint, method, path))
+    assert {call.endpoint for call in calls} == CASE
+    return calls
+
+
+def _send(client: FlaskClient, call: Call, headers: dict[str, str] | None = None) -> int:
+    if call.method == "GET":
+        return client.get(call.path, headers=headers).status_code
+    return client.post(call.path, json={} if call.is_api else None, headers=headers).status_code
+
+
+def test_anonymous_visitors_are_sent_to_sign_in_or_refused(client: FlaskClient, case_calls: list[Call]) -> None:
+    for call in case_calls:
+        answer = client.get(call.path) if call.method == "GET" else client.post(call.path)
+        if call.is_api:
+            assert answer.status_code == 401, call
+        else:
+            assert answer.status_code == 302 and "/login" in answer.headers["Location"], call
+
+
+def test_anonymous_visitors_cannot_open_personal_pages(app: Flask, client: FlaskClient) -> None:
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint not in PERSONAL:
+            continue
+        path = rule.rule.replace("<key>", "hazard_report")
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
+            answer = client.open(path, method=method)
+            expected = {401} if path.startswith("/api/") else {302}
+            assert answer.status_code in expected, (method, path, answer.status_code)
+
+
+@pytest.mark.parametrize("username", OUTSIDERS)
+def test_officials_of_other_units_and_departments_get_404_on_the_web(
+    client: FlaskClient, auth: AuthActions, case_calls: list[Call], username: str
+) -> None:
+    auth.login(username)
+    for call in case_calls:
+        if not call.is_api:
+            assert _send(client, call) == 404, (username, call)
+
+
+@pytest.mark.parametrize("username", OUTSIDERS)
+def test_tokens_of_other_units_and_departments_get_404_in_the_api(
+    client: FlaskClient, app_db: Session, case_calls: list[Call], username: str
+) -> None:
+    token = create_token(app_db, user(app_db, username), "matrix")
+    app_db.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    for call in case_calls:
+        if call.is_api:
+            assert _send(client, call, headers) == 404, (username, call)
+
+
+def test_the_holding_unit_gets_in(client: FlaskClient, auth: AuthActions, case_calls: list[Call]) -> None:
+    auth.login("ganjingzi2")
+    for call in case_calls:
+        if not call.is_api and call.method == "GET":
+            assert _send(client, call) == 200, call
+
+
+def test_a_signed_in_browser_session_does_not_open_the_api(
+    client: FlaskClient, auth: AuthActions, case_calls: list[Call]
+) -> None:
+    auth.login("ganjingzi1")
+    for call in case_calls:
+        if call.is_api:
+            assert _send(client, call) == 401, call
+
+
+def test_admin_sees_but_never_acts(client: FlaskClient, auth: AuthActions, case_calls: list[Call]) -> None:
+    # The city admin administers the whole city tree: read-only access to the case, no task actions.
+    auth.login("admin")
+    for call in case_calls:
+        if call.is_api:
+            continue
+        status = _send(client, call)
+        if call.method == "GET":
+            assert status == 200, call
+        else:
+            assert status == 403, call
