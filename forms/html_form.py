@@ -26,6 +26,9 @@ class FieldView:
     options: tuple[str, ...] = ()
     max_length: int | None = None
     description: str = ""
+    # `x-confidential` in the schema: personal data of a third party (a hazard reporter) that only the record
+    # holding it may show; summaries of the case leave it out (domain §2.b B9).
+    confidential: bool = False
     children: tuple[FieldView, ...] = field(default=())
 
 
@@ -51,13 +54,16 @@ def _kind(schema: Mapping[str, Any]) -> str:
     return "text"
 
 
-def _views(schema: Mapping[str, Any], root: Mapping[str, Any], prefix: str) -> tuple[FieldView, ...]:
+def _views(
+    schema: Mapping[str, Any], root: Mapping[str, Any], prefix: str, confidential: bool = False
+) -> tuple[FieldView, ...]:
     required = set(resolve_ref(schema, root).get("required", []))
     views = []
     for name, raw in declared_properties(schema, root).items():
         prop = resolve_ref(raw, root)
         dotted = f"{prefix}{name}"
         kind = _kind(prop)
+        secret = confidential or bool(prop.get("x-confidential"))
         views.append(
             FieldView(
                 name=dotted,
@@ -67,7 +73,8 @@ def _views(schema: Mapping[str, Any], root: Mapping[str, Any], prefix: str) -> t
                 options=tuple(str(option) for option in prop.get("enum", ())),
                 max_length=prop.get("maxLength"),
                 description=str(prop.get("description") or ""),
-                children=_views(prop, root, f"{dotted}.") if kind == "group" else (),
+                confidential=secret,
+                children=_views(prop, root, f"{dotted}.", secret) if kind == "group" else (),
             )
         )
     return tuple(views)

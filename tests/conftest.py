@@ -84,7 +84,14 @@ def world(seeded_engine: Engine) -> Iterator[Session]:
 
 def _app_config(db_path: Path) -> dict[str, Any]:
     # CSRF is checked by its own tests (tests/test_csrf.py); elsewhere it would only add token plumbing.
-    return {"TESTING": True, "DATABASE_URL": f"sqlite:///{db_path}", "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False}
+    return {
+        "TESTING": True,
+        "DATABASE_URL": f"sqlite:///{db_path}",
+        "SECRET_KEY": "test",
+        "WTF_CSRF_ENABLED": False,
+        # Never the package's instance folder: each test stores its files next to its own database copy.
+        "UPLOAD_DIR": str(db_path.parent / "attachments"),
+    }
 
 
 @pytest.fixture(scope="session")

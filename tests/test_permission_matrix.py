@@ -17,7 +17,14 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import AuthActions
 from tests.workflow_helpers import open_task, start_report, user
+from workflows.attachments import UploadPolicy, store_attachment
 from workflows.tokens import create_token
+
+# The smallest valid PNG: 1×1 pixel.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6300010000050001"
+    "0d0a2db40000000049454e44ae426082"
+)
 
 PUBLIC = {
     "static",
@@ -45,6 +52,7 @@ PERSONAL = {
 CASE = {
     "cases.show",
     "cases.diagram",
+    "cases.attachment",
     "records.record_pdf",
     "tasks.show",
     "tasks.complete",
@@ -81,9 +89,19 @@ def test_every_route_is_classified(app: Flask) -> None:
 @pytest.fixture
 def case_calls(app: Flask, app_db: Session) -> list[Call]:
     case = start_report(app_db)
+    photo = store_attachment(
+        app_db,
+        app.config["UPLOAD_DIR"],
+        case.id,
+        None,
+        filename="现场.png",
+        data=PNG,
+        uploaded_by_id=None,
+        policy=UploadPolicy(max_bytes=1024 * 1024),
+    )
     app_db.commit()
     task = open_task(app_db, case, "register_report")
-    values = {"instance_id": str(case.id), "task_id": task.task_id}
+    values = {"instance_id": str(case.id), "task_id": task.task_id, "attachment_id": str(photo.id)}
     calls = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint not in CASE:
@@ -170,3 +188,16 @@ def test_admin_sees_but_never_acts(client: FlaskClient, auth: AuthActions, case_
             assert status == 200, call
         else:
             assert status == 403, call
+
+
+def test_the_case_page_lists_its_files_and_serves_them_safely(
+    client: FlaskClient, auth: AuthActions, case_calls: list[Call]
+) -> None:
+    auth.login("ganjingzi2")
+    download = next(call for call in case_calls if call.endpoint == "cases.attachment")
+    case_page = next(call for call in case_calls if call.endpoint == "cases.show")
+    assert "现场.png" in client.get(case_page.path).get_data(as_text=True)
+    answer = client.get(download.path)
+    assert answer.data == PNG and answer.mimetype == "image/png"
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert "no-store" in answer.headers["Cache-Control"]

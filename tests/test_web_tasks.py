@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.conftest import AuthActions
-from tests.workflow_helpers import complete, intake, open_task, start_report, user
+from tests.workflow_helpers import complete, intake, open_steps, open_task, start_report, user
 from workflows.db import utcnow
 from workflows.models import ApprovalStep, ProcessInstance, TaskIndexEntry, TaskStatus
 
@@ -144,15 +145,11 @@ def test_good_submit_records_the_step_and_returns_to_the_inbox(
     assert "已提交：现场核查" in followed
 
 
-def test_after_the_last_step_of_mine_the_inbox_follows(
-    client: FlaskClient, auth: AuthActions, app_db: Session
-) -> None:
+def test_after_the_last_step_of_mine_the_inbox_follows(client: FlaskClient, auth: AuthActions, app_db: Session) -> None:
     case = reported(app_db)
     register = open_task(app_db, case, "register_report")
     auth.login("ganjingzi1")
-    done = client.post(
-        f"/tasks/{register.task_id}", data={"decision": "受理", "opinion": "同意受理，转市总研判。"}
-    )
+    done = client.post(f"/tasks/{register.task_id}", data={"decision": "受理", "opinion": "同意受理，转市总研判。"})
     assert done.status_code == 302 and done.headers["Location"].endswith("/")
     assert "已提交：登记查重" in client.get("/").get_data(as_text=True)
     assert listed(client, "done", case) == [register.task_id]
@@ -279,6 +276,77 @@ def test_read_only_view_for_a_head_of_another_holder(client: FlaskClient, auth: 
     # A head may take the claim back for the unit.
     client.post(f"/tasks/{register.task_id}/release")
     app_db.expire_all()
-    assert app_db.scalar(
-        select(TaskIndexEntry.claimed_by_id).where(TaskIndexEntry.task_id == register.task_id)
-    ) is None
+    assert app_db.scalar(select(TaskIndexEntry.claimed_by_id).where(TaskIndexEntry.task_id == register.task_id)) is None
+
+
+def test_a_lost_race_is_retried_and_a_second_one_keeps_the_typed_form(
+    client: FlaskClient, auth: AuthActions, app_db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webapp import tasks as task_views
+    from workflows.errors import CaseChanged
+
+    case = reported(app_db)
+    register = open_task(app_db, case, "register_report")
+    auth.login("ganjingzi1")
+    real = task_views.complete_task
+    calls: list[int] = []
+
+    def racing(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) <= losses:
+            raise CaseChanged()
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(task_views, "complete_task", racing)
+    form = {"decision": "受理", "opinion": "同意受理，转市总研判。"}
+    losses = 2
+    kept = client.post(f"/tasks/{register.task_id}", data=form)
+    assert kept.status_code == 409 and "同意受理，转市总研判。</textarea>" in kept.get_data(as_text=True)
+
+    calls.clear()
+    losses = 1
+    done = client.post(f"/tasks/{register.task_id}", data=form)
+    assert done.status_code == 302 and len(calls) == 2
+    app_db.expire_all()
+    assert open_steps(app_db, case) == ["triage"]
+
+
+def test_the_task_page_keeps_the_reporter_confidential_and_masks_ids_in_opinions(
+    client: FlaskClient, auth: AuthActions, app_db: Session
+) -> None:
+    case = reported(app_db)
+    complete(
+        app_db,
+        "ganjingzi1",
+        case,
+        "register_report",
+        {"decision": "受理", "opinion": "报告人身份证 210211196803150130，已核实"},
+    )
+    app_db.commit()
+    triage = open_task(app_db, case, "triage")
+    auth.login("jingji1")
+    page = client.get(f"/tasks/{triage.task_id}").get_data(as_text=True)
+    assert "配电箱门损坏" in page  # what was reported is shown
+    for secret in ("李大勇", "13904111234", "210211196803150130"):
+        assert secret not in page, secret
+    assert "210211********0130" in page  # the opinion's number, masked
+
+
+def test_done_lists_newest_first_by_default(client: FlaskClient, auth: AuthActions, app_db: Session) -> None:
+    first, second = reported(app_db, location="排序甲"), reported(app_db, location="排序乙")
+    for case in (first, second):
+        complete(app_db, "ganjingzi1", case, "register_report", {"decision": "受理", "opinion": "同意受理。"})
+    app_db.commit()
+    auth.login("ganjingzi1")
+    done = rows(client.get("/?view=done&q=排序").get_data(as_text=True))
+    assert done == [open_task_id(app_db, second), open_task_id(app_db, first)]
+
+
+def open_task_id(app_db: Session, case: ProcessInstance) -> str:
+    task_id = app_db.scalar(
+        select(TaskIndexEntry.task_id).where(
+            TaskIndexEntry.instance_id == case.id, TaskIndexEntry.bpmn_id == "register_report"
+        )
+    )
+    assert task_id is not None
+    return task_id

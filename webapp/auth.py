@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import LoginManager, UserMixin, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -18,7 +19,7 @@ from workflows.signin import SignInPolicy, sign_in
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
-login_manager.login_message = "请先登录"
+login_manager.login_message = lazy_gettext("请先登录")
 
 
 class CurrentUser(UserMixin):

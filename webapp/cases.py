@@ -11,18 +11,28 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, render_template, send_file
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
 
 from webapp.database import get_session
 from workflows import queries
+from workflows.attachments import open_attachment
 from workflows.db import utcnow
 from workflows.errors import NotFound
 from workflows.inbox import Light, due_light, near_due_limit
-from workflows.models import DEPARTMENTS, ApprovalStep, ProcessInstance, TaskIndexEntry, TaskStatus, User
+from workflows.models import (
+    DEPARTMENTS,
+    ApprovalStep,
+    Attachment,
+    ProcessInstance,
+    TaskIndexEntry,
+    TaskStatus,
+    User,
+)
 from workflows.records import ROLE_LABELS, redact
 from workflows.routing import Action, RoutingTable, load_routing, task_actions
 
@@ -124,7 +134,30 @@ def show(instance_id: int) -> str:
         open_tasks=_open_tasks(session, user, tasks, routing),
         timeline=_timeline(queries.case_approval_steps(session, case.id)),
         related=_related(session, user, case.id, routing),
+        attachments=session.scalars(
+            select(Attachment).where(Attachment.instance_id == case.id).order_by(Attachment.id)
+        ).all(),
     )
+
+
+@bp.route("/cases/<int:instance_id>/attachments/<int:attachment_id>")
+@login_required
+def attachment(instance_id: int, attachment_id: int) -> Response:
+    """A file of the case, for whoever may open the case; served as a download, never rendered as a page."""
+    session = get_session()
+    case = queries.visible_case(session, current_user.user, instance_id, load_routing())
+    stored = session.get(Attachment, attachment_id)
+    if stored is None or stored.instance_id != case.id:
+        raise NotFound(_("附件不存在"))
+    response = send_file(
+        open_attachment(current_app.config["UPLOAD_DIR"], stored.sha256),
+        mimetype=stored.content_type,
+        as_attachment=not stored.content_type.startswith("image/"),
+        download_name=stored.filename,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.route("/cases/<int:instance_id>/diagram")

@@ -9,6 +9,7 @@ from flask import Flask, render_template
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
+from webapp.database import get_session
 from workflows.errors import ConflictError, NotFound, PermissionDenied, ProcessNotDeployed
 
 
@@ -44,6 +45,16 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_failed(_exc: CSRFError) -> tuple[str, int]:
         return _page(_("请求已失效"), _("页面已过期或来源不明，请刷新页面后重试"), 400)
+
+    @app.errorhandler(405)
+    def method_not_allowed(_exc: Exception) -> tuple[str, int]:
+        return _page(_("不支持的操作"), _("此页面不支持该请求方式"), 405)
+
+    @app.errorhandler(500)
+    def internal_error(_exc: Exception) -> tuple[str, int]:
+        # The page's navigation queries the database: start from a clean session after whatever failed.
+        get_session().rollback()
+        return _page(_("系统错误"), _("系统出现错误，操作未完成，请稍后重试或联系管理员"), 500)
 
     @app.errorhandler(413)
     def too_large(_exc: Exception) -> tuple[str, int]:

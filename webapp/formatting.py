@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from flask_babel import gettext as _
 
+from workflows.records import redact
+
 BEIJING = ZoneInfo("Asia/Shanghai")
 _FEN = Decimal("0.01")
 
@@ -50,3 +52,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(yuan)
     app.add_template_filter(case_status)
     app.add_template_filter(light_label)
+    # An identity or card number typed by hand into an opinion is masked wherever an opinion is shown.
+    app.add_template_filter(redact)

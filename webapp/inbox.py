@@ -16,6 +16,7 @@ from workflows.inbox import (
     Light,
     Sort,
     View,
+    default_sort,
     due_light,
     inbox_counts,
     near_due_limit,
@@ -61,13 +62,13 @@ def _int_arg(name: str, default: int) -> int:
         return default
 
 
-def request_filter() -> InboxFilter:
-    """The list filter from the query string; unknown values fall back to no filter rather than an error."""
+def request_filter(view: View) -> InboxFilter:
+    """The list filter from the query string; unknown values fall back to the view's defaults, not an error."""
     return InboxFilter(
         process=request.args.get("process") or None,
         light=_enum_arg("light", Light, None),
         search=(request.args.get("q") or "").strip() or None,
-        sort=_enum_arg("sort", Sort, Sort.DUE),
+        sort=_enum_arg("sort", Sort, default_sort(view)),
     )
 
 
@@ -83,7 +84,7 @@ def index() -> str:
     session = get_session()
     user = current_user.user
     view = _enum_arg("view", View, View.MINE)
-    wanted = request_filter()
+    wanted = request_filter(view)
     page = _int_arg("page", 1)
     now = utcnow()
     near = near_due_limit(now, int(current_app.config["NEAR_DUE_WORKING_DAYS"]))

@@ -25,15 +25,11 @@ bp = Blueprint("tasks", __name__)
 
 def _defaults(form: forms.FormDefinition) -> dict[str, Any]:
     """Schema defaults only: case data carries earlier steps' decisions, which must not prefill this step."""
-    return {
-        name: prop["default"]
-        for name, prop in form.fields.items()
-        if isinstance(prop, dict) and "default" in prop
-    }
+    return {name: prop["default"] for name, prop in form.fields.items() if isinstance(prop, dict) and "default" in prop}
 
 
 def _start_details(entry: TaskIndexEntry, steps: list[ApprovalStep]) -> list[tuple[str, Any]]:
-    """What the case was started with, labelled by the start form (already masked in the approval step).
+    """What the case was started with, labelled by the start form, without confidential fields (the reporter).
 
     A process with a start form writes its start step first, so it is the first approval step of the case.
     """
@@ -41,7 +37,7 @@ def _start_details(entry: TaskIndexEntry, steps: list[ApprovalStep]) -> list[tup
     if form is None or not steps:
         return []
     start_step = steps[0]
-    titles = {view.name: view.title for view in leaf_fields(field_views(form))}
+    titles = {view.name: view.title for view in leaf_fields(field_views(form)) if not view.confidential}
     return [
         (titles[name], value)
         for name, value in flat_values(start_step.data).items()
@@ -103,18 +99,31 @@ def complete(task_id: str) -> Response | tuple[str, int]:
     entry = queries.visible_task(session, user, task_id, routing)
     form = forms.load_form(entry.form_name) if entry.form_name else None
     data = submission_from_post(form, request.form) if form else {}
+    instance_id = entry.instance_id
     try:
-        completion = complete_task(session, user, entry.instance_id, task_id, data, routing=routing)
+        try:
+            completion = complete_task(session, user, instance_id, task_id, data, routing=routing)
+        except CaseChanged:
+            # Another branch of the case (or a timer) committed first: once more on fresh state, like the API.
+            session.rollback()
+            completion = complete_task(session, user, instance_id, task_id, data, routing=routing)
         session.commit()
     except forms.FormValidationError as exc:
         session.rollback()
         entry = queries.visible_task(session, user, task_id, routing)
         flash(_("提交未成功，请按提示修改后重新提交"), "error")
         return _render(entry, user, values=flat_values(data), errors=exc.errors, status=422)
-    except (TaskAlreadyHandled, CaseChanged, TaskAlreadyClaimed) as exc:
+    except CaseChanged as exc:
+        # Still racing: keep what the official typed and let them submit again.
         session.rollback()
         flash(str(exc), "error")
-        return redirect(url_for("cases.show", instance_id=entry.instance_id))
+        return _render(
+            queries.visible_task(session, user, task_id, routing), user, values=flat_values(data), status=409
+        )
+    except (TaskAlreadyHandled, TaskAlreadyClaimed) as exc:
+        session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("cases.show", instance_id=instance_id))
     flash(_("已提交：%(step)s（%(case)s）", step=entry.title, case=entry.case_number), "success")
     for following in completion.next_tasks:
         if Action.COMPLETE in task_actions(user, following, routing):

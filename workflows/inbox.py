@@ -54,6 +54,11 @@ class Sort(StrEnum):
     OLDEST = "oldest"
 
 
+def default_sort(view: View) -> Sort:
+    """Open work by deadline; finished work and my cases newest first (yesterday's work on the first page)."""
+    return Sort.DUE if view in (View.MINE, View.QUEUE) else Sort.NEWEST
+
+
 @dataclass(frozen=True)
 class InboxFilter:
     process: str | None = None

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from workflows import queries
 from workflows.calendar import SHANGHAI
 from workflows.models import ApprovalStep, InstanceStatus, OrgUnit, ProcessInstance, TaskIndexEntry, TaskStatus, User
+from workflows.records import redact
 from workflows.routing import RoutingTable, task_actions
 
 # Our instances are never suspended, but the public contract lists the state; cancelled is the API's terminated.
@@ -81,8 +82,8 @@ class Shapes:
             "org_unit": self.unit_code(step.org_unit_id),
             "org_unit_name": step.org_unit_name,
             "department": step.department_code,
-            "decision": step.decision,
-            "opinion": step.opinion,
+            "decision": redact(step.decision) if step.decision else step.decision,
+            "opinion": redact(step.opinion) if step.opinion else step.opinion,
             "at": timestamp(step.completed_at),
         }
 

@@ -18,7 +18,7 @@ from webapp.api.transaction import run_action
 from webapp.database import get_session
 from workflows.db import utcnow
 from workflows.engine.deployment import properties, specs_for
-from workflows.inbox import MAX_PER_PAGE, InboxFilter, Light, Sort, View, near_due_limit, task_page
+from workflows.inbox import MAX_PER_PAGE, InboxFilter, Light, Sort, View, default_sort, near_due_limit, task_page
 from workflows.models import ApprovalStep, ProcessVersion, TaskIndexEntry, TaskStatus, User
 from workflows.operations import DECISION_PROPERTY, claim_task, complete_task, jsonable, release_task
 from workflows.queries import DEFAULT_PAGE_SIZE, visible_task
@@ -96,7 +96,7 @@ def register(bp: Blueprint) -> None:
             process=request.args.get("process") or None,
             light=_choice("light", Light, tuple(Light), None),
             search=(request.args.get("q") or "").strip() or None,
-            sort=_choice("sort", Sort, tuple(Sort), Sort.DUE),
+            sort=_choice("sort", Sort, tuple(Sort), default_sort(view)),
         )
         page = int_arg("page", 1, 1)
         per_page = int_arg("per_page", DEFAULT_PAGE_SIZE, 1, MAX_PER_PAGE)
