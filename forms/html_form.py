@@ -94,6 +94,12 @@ def leaf_fields(views: Iterable[FieldView]) -> Iterable[FieldView]:
             yield view
 
 
+def unplaced_errors(views: Iterable[FieldView], errors: Mapping[str, str], *extra_fields: str) -> list[str]:
+    """Messages for no drawn field (a rule across fields, say), to show above the form instead of losing them."""
+    placed = {view.name for view in leaf_fields(views)} | set(extra_fields)
+    return [message for name, message in errors.items() if name not in placed]
+
+
 def submission_from_post(form: FormDefinition, posted: Any) -> dict[str, Any]:
     """Nested raw data from a posted MultiDict (``getlist``), ready for `validate_submission`.
 

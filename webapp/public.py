@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 
 import forms
 from forms import FormValidationError
-from forms.html_form import FieldView, field_views, flat_values, leaf_fields, submission_from_post
+from forms.html_form import FieldView, field_views, flat_values, submission_from_post, unplaced_errors
 from webapp.database import get_session
 from workflows.attachments import Upload, UploadPolicy, size_text
 from workflows.db import utcnow
@@ -160,7 +160,6 @@ def _fields(form: forms.FormDefinition) -> list[FieldView]:
 
 def _render(form: forms.FormDefinition, values: dict[str, Any], errors: dict[str, str], status: int = 200) -> Any:
     fields = _fields(form)
-    shown = {view.name for view in leaf_fields(fields)} | {PHOTO_FIELD}
     policy = photo_policy()
     page = render_template(
         "public/report.html",
@@ -170,7 +169,7 @@ def _render(form: forms.FormDefinition, values: dict[str, Any], errors: dict[str
         districts=district_units(get_session(), current_app.config.get("PUBLIC_INTAKE_UNIT") or DEFAULT_INTAKE_UNIT),
         values=values,
         errors=errors,
-        other_errors=[message for name, message in errors.items() if name not in shown],
+        other_errors=unplaced_errors(fields, errors, PHOTO_FIELD),
         max_count=policy.max_count,
         max_size=size_text(policy.max_bytes),
         type_names=policy.allowed_names(),

@@ -8,13 +8,13 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 import forms
-from forms.html_form import field_views, flat_values, leaf_fields, submission_from_post
+from forms.html_form import field_views, flat_values, submission_from_post, unplaced_errors
 from webapp.database import get_session
 from workflows.engine.deployment import latest_version
 from workflows.errors import NotFound
 from workflows.operations import start_case, version_start_form
 from workflows.queries import case_tasks
-from workflows.routing import Action, ProcessInfo, can_start, load_routing, task_actions
+from workflows.routing import ProcessInfo, can_start, first_task_to_do, load_routing
 
 bp = Blueprint("start", __name__)
 
@@ -60,12 +60,10 @@ def form(key: str) -> str | Response | tuple[str, int]:
             values, errors = flat_values(data), exc.errors
         else:
             flash(_("已发起：%(case)s", case=instance.case_number), "success")
-            routing = load_routing()
-            for entry in case_tasks(session, instance.id):
-                if entry.status == "ready" and Action.COMPLETE in task_actions(current_user.user, entry, routing):
-                    return redirect(url_for("tasks.show", task_id=entry.task_id))
+            first = first_task_to_do(current_user.user, case_tasks(session, instance.id), load_routing())
+            if first is not None:
+                return redirect(url_for("tasks.show", task_id=first.task_id))
             return redirect(url_for("cases.show", instance_id=instance.id))
-    known = {view.name for view in leaf_fields(fields)}
     html = render_template(
         "start_form.html",
         key=key,
@@ -74,7 +72,7 @@ def form(key: str) -> str | Response | tuple[str, int]:
         fields=fields,
         values=values,
         errors=errors,
-        other_errors=[message for name, message in errors.items() if name not in known],
+        other_errors=unplaced_errors(fields, errors),
         active_view="start",
     )
     return html, 422 if errors else 200

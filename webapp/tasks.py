@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 import forms
-from forms.html_form import field_views, flat_values, leaf_fields, submission_from_post
+from forms.html_form import field_views, flat_values, leaf_fields, submission_from_post, unplaced_errors
 from webapp.database import get_session
 from workflows import queries
 from workflows.db import utcnow
@@ -18,7 +18,7 @@ from workflows.errors import CaseChanged, TaskAlreadyClaimed, TaskAlreadyHandled
 from workflows.inbox import due_light, near_due_limit
 from workflows.models import ApprovalStep, TaskIndexEntry, TaskStatus, User
 from workflows.operations import claim_task, complete_task, release_task, version_start_form
-from workflows.routing import Action, load_routing, task_actions
+from workflows.routing import Action, first_task_to_do, load_routing, task_actions
 
 bp = Blueprint("tasks", __name__)
 
@@ -61,7 +61,6 @@ def _render(
     near = near_due_limit(now, int(current_app.config["NEAR_DUE_WORKING_DAYS"]))
     holder = session.get(User, entry.claimed_by_id) if entry.claimed_by_id else None
     fields = field_views(form) if form else ()
-    known = {view.name for view in leaf_fields(fields)}
     errors = errors or {}
     html = render_template(
         "task.html",
@@ -74,7 +73,7 @@ def _render(
         fields=fields,
         values=values if values is not None else (flat_values(_defaults(form)) if form else {}),
         errors=errors,
-        other_errors=[message for key, message in errors.items() if key not in known],
+        other_errors=unplaced_errors(fields, errors),
         steps=steps,
         start_details=_start_details(entry, steps),
         holder=holder,
@@ -125,9 +124,9 @@ def complete(task_id: str) -> Response | tuple[str, int]:
         flash(str(exc), "error")
         return redirect(url_for("cases.show", instance_id=instance_id))
     flash(_("已提交：%(step)s（%(case)s）", step=entry.title, case=entry.case_number), "success")
-    for following in completion.next_tasks:
-        if Action.COMPLETE in task_actions(user, following, routing):
-            return redirect(url_for("tasks.show", task_id=following.task_id))
+    following = first_task_to_do(user, completion.next_tasks, routing)
+    if following is not None:
+        return redirect(url_for("tasks.show", task_id=following.task_id))
     return redirect(url_for("inbox.index"))
 
 

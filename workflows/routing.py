@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -147,6 +147,14 @@ def task_actions(user: User, task: TaskLike, routing: RoutingTable) -> frozenset
         ):
             return frozenset({Action.VIEW})
     return frozenset()
+
+
+AnyTask = TypeVar("AnyTask", bound=TaskLike)
+
+
+def first_task_to_do(user: User, tasks: Iterable[AnyTask], routing: RoutingTable) -> AnyTask | None:
+    """The first of these tasks `user` may complete: where an official goes on after a step or a start."""
+    return next((task for task in tasks if Action.COMPLETE in task_actions(user, task, routing)), None)
 
 
 def can_start(user: User, process: ProcessInfo) -> bool:
