@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.workflow_helpers import complete, open_steps, open_task, start_report, user
-from workflows import operations
+from workflows import steps
 from workflows.db import make_engine
 from workflows.engine.runtime import load_workflow
 from workflows.engine.serializer import SERIALIZER_VERSION
@@ -89,7 +89,7 @@ def _race(
     """
     barrier = threading.Barrier(len(actions), timeout=10)
     first_load = threading.local()
-    original = operations.load_workflow
+    original = steps.load_workflow
 
     def load_then_wait(instance: ProcessInstance) -> Any:
         workflow = original(instance)
@@ -98,7 +98,7 @@ def _race(
             barrier.wait()
         return workflow
 
-    monkeypatch.setattr(operations, "load_workflow", load_then_wait)
+    monkeypatch.setattr(steps, "load_workflow", load_then_wait)
     outcomes: list[str] = []
     lock = threading.Lock()
 

@@ -77,7 +77,7 @@ STAGES: dict[str, Callable[[Session], tuple[ProcessInstance, TaskIndexEntry]]] =
     "triage_claimed": triage_claimed,
 }
 
-ALL_WORK = "view claim complete"
+ALL_WORK = "view claim complete transfer return add_signer"
 NOTHING = ""
 
 # (stage, user, expected actions, id)
@@ -118,7 +118,7 @@ TABLE: list[tuple[str, str, str, str]] = [
     ("triage", "admin", "view", "admin sees the city task, never claims it"),
     ("triage", "jingji1" + INACTIVE_SUFFIX, NOTHING, "deactivated city official"),
     # The city task claimed by jingji1.
-    ("triage_claimed", "jingji1", "view release complete", "claimant"),
+    ("triage_claimed", "jingji1", "view release complete transfer return add_signer", "claimant"),
     ("triage_claimed", "jingji2", "view", "colleague of the claimant may only view"),
     ("triage_claimed", "jingji_head", "view release", "head may release a colleague's claim"),
     ("triage_claimed", "caiwu1", NOTHING, "other department, claimed"),
@@ -265,7 +265,7 @@ def test_head_releases_a_claim_back_into_the_department_queue(world: Session) ->
     assert entry in department_queue(world, jingji2)
     assert entry not in my_tasks(world, jingji1)
     # Back in the queue, anyone of the department may take it.
-    assert task_actions(jingji2, entry, load_routing()) == {Action.VIEW, Action.CLAIM, Action.COMPLETE}
+    assert task_actions(jingji2, entry, load_routing()) == {Action.VIEW, Action.CLAIM, Action.COMPLETE, Action.TRANSFER, Action.RETURN, Action.ADD_SIGNER}
     claim_task(world, jingji2, case.id, entry.task_id)
     assert entry.claimed_by_id == jingji2.id
     complete_task(world, jingji2, case.id, entry.task_id, TRIAGE)

@@ -40,3 +40,7 @@ class CaseChanged(ConflictError):
 
 class ProcessNotDeployed(WorkflowError):
     pass
+
+
+class OperationRefused(ConflictError):
+    """The case is not in a state that allows the operation (e.g. withdraw after the next holder opened the task)."""

@@ -6,53 +6,48 @@ the audit event, and flushes. The caller commits once; an exception leaves nothi
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import TaskNotFoundException
-from SpiffWorkflow.task import Task
-from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 import forms
+from workflows.acting import Authority
 from workflows.audit import record_event
 from workflows.db import utcnow
 from workflows.engine.deployment import FORM_PROPERTY, latest_version, properties, specs_for
-from workflows.engine.runtime import load_workflow, new_workflow, store_workflow
-from workflows.errors import (
-    CaseChanged,
-    NotFound,
-    PermissionDenied,
-    ProcessNotDeployed,
-    TaskAlreadyClaimed,
-    TaskAlreadyHandled,
-)
-from workflows.models import (
-    ApprovalStep,
-    InstanceStatus,
-    ProcessInstance,
-    ProcessVersion,
-    TaskIndexEntry,
-    TaskStatus,
-    User,
-)
+from workflows.engine.runtime import new_workflow
+from workflows.errors import PermissionDenied, ProcessNotDeployed
+from workflows.models import ProcessInstance, ProcessVersion, TaskIndexEntry, User
 from workflows.processes import hooks_for
-from workflows.routing import Action, RoutingTable, can_start, load_routing, task_actions
-from workflows.task_index import CLAIMED_BY, COMPLETED_BY, rebuild_index
+from workflows.rollback import record_opening
+from workflows.routing import Action, RoutingTable, can_start, load_routing
+from workflows.signing import has_after_signers, hold_for_after_signers, is_added_signature, sign_as_added_signer
+from workflows.steps import (
+    DECISION_PROPERTY,
+    Completion,
+    jsonable,
+    load_task,
+    open_tasks,
+    run_task,
+    store_case,
+    task_form,
+    write_approval_step,
+)
+from workflows.task_index import CLAIMED_BY
 
-DECISION_PROPERTY = "decisionField"
-
-
-def jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    """Form data as plain JSON values (Decimal money as its exact string) for approval records."""
-    result: dict[str, Any] = json.loads(forms.canonical_json(data))
-    return result
+__all__ = [
+    "DECISION_PROPERTY",
+    "Completion",
+    "claim_task",
+    "complete_task",
+    "jsonable",
+    "release_task",
+    "start_case",
+    "start_form",
+    "task_form",
+    "version_start_form",
+]
 
 
 def start_form(workflow: BpmnWorkflow) -> forms.FormDefinition | None:
@@ -71,51 +66,6 @@ def _start_form_of_spec(spec: Any) -> forms.FormDefinition | None:
         if name:
             return forms.load_form(name)
     return None
-
-
-def _store(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, routing: RoutingTable) -> None:
-    store_workflow(instance, workflow)
-    instance.updated_at = utcnow()
-    if workflow.is_completed():
-        instance.status = InstanceStatus.COMPLETED.value
-        instance.completed_at = instance.updated_at
-    try:
-        # The instance UPDATE goes first so a lost race surfaces before any other row is written.
-        session.flush()
-    except StaleDataError as exc:
-        raise CaseChanged() from exc
-    rebuild_index(session, instance, workflow, routing)
-
-
-def _approval_step(
-    session: Session,
-    instance: ProcessInstance,
-    task: Task,
-    title: str,
-    user: User,
-    form: forms.FormDefinition | None,
-    data: dict[str, Any],
-) -> ApprovalStep:
-    """The approval record of a step: identity and card numbers masked, the hash taken over the full data."""
-    step = ApprovalStep(
-        instance_id=instance.id,
-        task_id=str(task.id),
-        bpmn_id=task.task_spec.bpmn_id,
-        step_title=title,
-        actor_id=user.id,
-        actor_name=user.display_name,
-        actor_role=user.role,
-        org_unit_id=user.org_unit_id,
-        org_unit_name=user.org_unit.name,
-        department_code=user.department_code,
-        # A step whose outcome is not called `decision` (e.g. 核查结论) names its field in `decisionField`.
-        decision=data.get(properties(task.task_spec).get(DECISION_PROPERTY, "decision")),
-        opinion=data.get("opinion"),
-        data=jsonable(forms.mask_sensitive(form, data) if form else data),
-        data_hash=forms.data_hash(data),
-    )
-    session.add(step)
-    return step
 
 
 def start_case(
@@ -161,10 +111,12 @@ def start_case(
     workflow.task_tree.data.update(plan.initial_data)
     workflow.task_tree.data["case_number"] = instance.case_number
     workflow.do_engine_steps()
-    _store(session, instance, workflow, routing)
+    store_case(session, instance, workflow, routing)
     if form is not None:
         start_task = workflow.get_tasks(spec_name=workflow.spec.start.outputs[0].name)[0]
-        _approval_step(session, instance, start_task, f"发起：{info.title}", user, form, cleaned)
+        write_approval_step(
+            session, instance, start_task, f"发起：{info.title}", Authority(user, user, frozenset()), form, cleaned
+        )
     record_event(
         session,
         "case.started",
@@ -176,52 +128,15 @@ def start_case(
     return instance
 
 
-@dataclass
-class LoadedTask:
-    instance: ProcessInstance
-    entry: TaskIndexEntry
-    workflow: BpmnWorkflow
-    task: Task
-
-
-def _load_task(
-    session: Session, user: User, instance_id: int, task_id: str, action: Action, routing: RoutingTable
-) -> LoadedTask:
-    instance = session.get(ProcessInstance, instance_id, with_for_update=True, populate_existing=True)
-    if instance is None:
-        raise NotFound("案件不存在")
-    entry = session.scalar(
-        select(TaskIndexEntry).where(TaskIndexEntry.instance_id == instance_id, TaskIndexEntry.task_id == task_id)
-    )
-    if entry is None:
-        raise NotFound("任务不存在")
-    allowed = task_actions(user, entry, routing)
-    if Action.VIEW not in allowed:
-        raise NotFound("任务不存在")
-    if entry.status != TaskStatus.READY:
-        raise TaskAlreadyHandled()
-    if action not in allowed:
-        if entry.claimed_by_id not in (None, user.id):
-            raise TaskAlreadyClaimed()
-        raise PermissionDenied("无权执行此操作")
-    workflow = load_workflow(instance)
-    try:
-        task = workflow.get_task_from_id(UUID(task_id))
-    except TaskNotFoundException:
-        # The index row outlived its task (the engine moved on): for the caller, someone handled it.
-        raise TaskAlreadyHandled() from None
-    if task.state != TaskState.READY:
-        raise TaskAlreadyHandled()
-    return LoadedTask(instance, entry, workflow, task)
-
-
 def claim_task(
     session: Session, user: User, instance_id: int, task_id: str, *, routing: RoutingTable | None = None
 ) -> TaskIndexEntry:
     routing = routing or load_routing()
-    loaded = _load_task(session, user, instance_id, task_id, Action.CLAIM, routing)
-    loaded.task.internal_data[CLAIMED_BY] = user.id
-    _store(session, loaded.instance, loaded.workflow, routing)
+    loaded = load_task(session, user, instance_id, task_id, Action.CLAIM, routing)
+    # A delegate claims in the principal's name: the task stays the principal's (委托).
+    loaded.task.internal_data[CLAIMED_BY] = loaded.authority.principal.id
+    store_case(session, loaded.instance, loaded.workflow, routing)
+    record_opening(session, loaded.instance.id, task_id, user)
     record_event(session, "task.claimed", "task", task_id, {"case": loaded.instance.case_number}, actor_id=user.id)
     return loaded.entry
 
@@ -230,9 +145,9 @@ def release_task(
     session: Session, user: User, instance_id: int, task_id: str, *, routing: RoutingTable | None = None
 ) -> TaskIndexEntry:
     routing = routing or load_routing()
-    loaded = _load_task(session, user, instance_id, task_id, Action.RELEASE, routing)
+    loaded = load_task(session, user, instance_id, task_id, Action.RELEASE, routing)
     previous = loaded.task.internal_data.pop(CLAIMED_BY, None)
-    _store(session, loaded.instance, loaded.workflow, routing)
+    store_case(session, loaded.instance, loaded.workflow, routing)
     record_event(
         session,
         "task.released",
@@ -242,18 +157,6 @@ def release_task(
         actor_id=user.id,
     )
     return loaded.entry
-
-
-@dataclass
-class Completion:
-    instance: ProcessInstance
-    approval_step: ApprovalStep
-    next_tasks: list[TaskIndexEntry]
-
-
-def task_form(task: Task) -> forms.FormDefinition | None:
-    name = properties(task.task_spec).get(FORM_PROPERTY)
-    return forms.load_form(name) if name else None
 
 
 def complete_task(
@@ -267,25 +170,21 @@ def complete_task(
 ) -> Completion:
     """Validate the submitted form, complete the task, run the engine to the next wait state, record it all."""
     routing = routing or load_routing()
-    loaded = _load_task(session, user, instance_id, task_id, Action.COMPLETE, routing)
-    instance, task, workflow = loaded.instance, loaded.task, loaded.workflow
+    loaded = load_task(session, user, instance_id, task_id, Action.COMPLETE, routing)
+    if is_added_signature(loaded.task):
+        return sign_as_added_signer(session, loaded, data, routing)
+    instance, task = loaded.instance, loaded.task
     form = task_form(task)
     cleaned = forms.validate_submission(form, data) if form else {}
     hooks = hooks_for(instance.process_key)
     errors = hooks.check_step(session, instance, task.task_spec.bpmn_id, cleaned, task.data)
     if errors:
         raise forms.FormValidationError(errors)
-
-    ready_at: datetime = loaded.entry.ready_at
+    if has_after_signers(task):
+        return hold_for_after_signers(session, loaded, form, cleaned, routing)
+    step = write_approval_step(session, instance, task, loaded.entry.title, loaded.authority, form, cleaned)
     # Identity and card numbers go to business tables through the hooks, never into case data.
-    task.set_data(**(forms.without_sensitive(form, cleaned) if form else cleaned))
-    task.internal_data[CLAIMED_BY] = task.internal_data.get(CLAIMED_BY, user.id)
-    task.internal_data[COMPLETED_BY] = user.id
-    task.internal_data["ready_at"] = ready_at.isoformat()
-    task.run()
-    workflow.do_engine_steps()
-    _store(session, instance, workflow, routing)
-    step = _approval_step(session, instance, task, loaded.entry.title, user, form, cleaned)
+    run_task(session, loaded, forms.without_sensitive(form, cleaned) if form else cleaned, routing)
     hooks.after_step(session, instance, task.task_spec.bpmn_id, cleaned, user)
     session.flush()
     record_event(
@@ -296,16 +195,10 @@ def complete_task(
         {
             "case": instance.case_number,
             "step": task.task_spec.bpmn_id,
-            "decision": cleaned.get("decision"),
+            "decision": step.decision,
             "data_hash": step.data_hash,
+            "on_behalf_of": loaded.authority.principal.username if loaded.authority.on_behalf else None,
         },
         actor_id=user.id,
     )
-    next_tasks = list(
-        session.scalars(
-            select(TaskIndexEntry)
-            .where(TaskIndexEntry.instance_id == instance.id, TaskIndexEntry.status == TaskStatus.READY.value)
-            .order_by(TaskIndexEntry.id)
-        )
-    )
-    return Completion(instance, step, next_tasks)
+    return Completion(instance, step, open_tasks(session, instance.id))

@@ -97,6 +97,13 @@ class Action(StrEnum):
     CLAIM = "claim"
     RELEASE = "release"
     COMPLETE = "complete"
+    TRANSFER = "transfer"  # 转办
+    RETURN = "return"  # 退回
+    ADD_SIGNER = "add_signer"  # 加签
+
+
+# Whoever may decide an ordinary step may also hand it on, send it back or ask another signer first.
+_HOLDER_EXTRAS = frozenset({Action.TRANSFER, Action.RETURN, Action.ADD_SIGNER})
 
 
 class TaskLike(Protocol):
@@ -105,6 +112,8 @@ class TaskLike(Protocol):
     process_key: str
     department_code: str | None
     claimed_by_id: int | None
+    assigned_to_id: int | None
+    completed_by_id: int | None
     status: str
 
     @property
@@ -119,16 +128,39 @@ def task_actions(user: User, task: TaskLike, routing: RoutingTable) -> frozenset
       ("the province sees its whole tree", DESIGN §3), also see read-only their department's processes in the
       units below their own.
     - Admins administer: they see their subtree but never claim or complete someone else's work.
+    - A task assigned to a named signer (a 会签 instance, a signer added by 加签) is theirs alone to complete;
+      they sign only. Everyone else who could see it still sees it.
+    - Whoever may complete an ordinary task may also transfer it, return it or add a signer (issue #4).
     """
     if not user.active or user.role == Role.SERVICE:
         return frozenset()
+    if task.status == TaskStatus.COMPLETED and task.completed_by_id == user.id:
+        return frozenset({Action.VIEW})
+    if task.assigned_to_id is not None and task.status == TaskStatus.READY:
+        if task.assigned_to_id == user.id:
+            return frozenset({Action.VIEW, Action.COMPLETE})
+        return frozenset({Action.VIEW}) if _lane_actions(user, task, routing) else frozenset()
+    actions = _lane_actions(user, task, routing)
+    return actions | _HOLDER_EXTRAS if Action.COMPLETE in actions else actions
+
+
+def may_hold(user: User, task: TaskLike) -> bool:
+    """Whether `user` holds the task's lane role: its unit, and its department where the lane names one."""
+    return (
+        user.active
+        and user.role in (Role.OFFICIAL, Role.HEAD)
+        and task.org_unit.id == user.org_unit_id
+        and task.department_code in (None, user.department_code)
+    )
+
+
+def _lane_actions(user: User, task: TaskLike, routing: RoutingTable) -> frozenset[Action]:
     unit = task.org_unit
     in_subtree = unit.is_within(user.org_unit)
     if user.role == Role.ADMIN:
         return frozenset({Action.VIEW}) if in_subtree else frozenset()
 
-    holds_role = unit.id == user.org_unit_id and task.department_code in (None, user.department_code)
-    if holds_role:
+    if may_hold(user, task):
         if task.status != TaskStatus.READY:
             return frozenset({Action.VIEW})
         if task.claimed_by_id is None:

@@ -27,6 +27,14 @@ from workflows.routing import RoutingTable, resolve_unit
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CLAIMED_BY = "claimed_by"
 COMPLETED_BY = "completed_by"
+# A named signer: a 会签 instance's signer (the task's `assignee` property) or the signer added by 加签.
+ASSIGNED_TO = "assigned_to"
+# 加签: signers still to sign, in order, each {"signer", "position": "before"|"after", "requested_by", "reason"}.
+ADDED_SIGNERS = "added_signers"
+# 后加签: the holder's submitted form, kept until the added signers have signed.
+HELD_SUBMISSION = "held_submission"
+ADDED_SIGN_FORM = "added-sign-schema.json"
+ASSIGNEE_PROPERTY = "assignee"
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,7 @@ class IndexRow:
     form_name: str | None
     status: str
     claimed_by_id: int | None
+    assigned_to_id: int | None
     completed_by_id: int | None
     ready_at: datetime
     due_at: datetime | None
@@ -65,6 +74,24 @@ def task_due_at(task: Task, ready_at: datetime) -> datetime | None:
         days = int(engine.evaluate(task, props["dueWorkingDays"]))
         return _end_of_day(add_working_days(ready_at.astimezone(SHANGHAI).date(), days))
     return None
+
+
+def form_name(task: Task) -> str | None:
+    """The form the task's holder fills in now: the step's own, or the added-sign form while a signer signs."""
+    if task.state == TaskState.READY and task.internal_data.get(ASSIGNED_TO) and task.internal_data.get(ADDED_SIGNERS):
+        return ADDED_SIGN_FORM
+    name: str | None = properties(task.task_spec).get(FORM_PROPERTY)
+    return name
+
+
+def assign_named_signers(workflow: BpmnWorkflow) -> None:
+    """Give every newly ready task with an `assignee` property (e.g. `signer` of a 会签 instance) to that user."""
+    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+        expression = properties(task.task_spec).get(ASSIGNEE_PROPERTY)
+        if expression and ASSIGNED_TO not in task.internal_data:
+            signer = int(workflow.script_engine.evaluate(task, expression))
+            task.internal_data[ASSIGNED_TO] = signer
+            task.internal_data[CLAIMED_BY] = signer
 
 
 def human_tasks(workflow: BpmnWorkflow) -> list[Task]:
@@ -97,9 +124,10 @@ def expected_rows(
                 lane=lane,
                 org_unit_id=units[lane].id,
                 department_code=role.department,
-                form_name=properties(task.task_spec).get(FORM_PROPERTY),
+                form_name=form_name(task),
                 status=TaskStatus.COMPLETED.value if completed else TaskStatus.READY.value,
                 claimed_by_id=task.internal_data.get(CLAIMED_BY),
+                assigned_to_id=None if completed else task.internal_data.get(ASSIGNED_TO),
                 completed_by_id=task.internal_data.get(COMPLETED_BY),
                 ready_at=ready_at,
                 due_at=task_due_at(task, ready_at),

@@ -3,6 +3,18 @@
 from workflows.models.access import ApiToken, RateLimitEvent
 from workflows.models.attachment import Attachment
 from workflows.models.audit import AuditEvent
+from workflows.models.collaboration import (
+    ACTION_LABELS,
+    ActionKind,
+    CaseAction,
+    CaseComment,
+    CaseCopy,
+    CommonPhrase,
+    Delegation,
+    Reminder,
+    ReminderKind,
+    TaskOpening,
+)
 from workflows.models.hazard import HazardReport
 from workflows.models.org import DEPARTMENTS, Department, Enterprise, Level, OrgUnit, Role, UnitKind, User
 from workflows.models.policy import PolicyParameter
@@ -18,12 +30,19 @@ from workflows.models.process import (
 )
 
 __all__ = [
+    "ACTION_LABELS",
     "DEPARTMENTS",
+    "ActionKind",
     "ApiToken",
     "ApprovalStep",
     "Attachment",
     "AuditEvent",
+    "CaseAction",
+    "CaseComment",
+    "CaseCopy",
     "CaseLink",
+    "CommonPhrase",
+    "Delegation",
     "Department",
     "Enterprise",
     "HazardReport",
@@ -34,8 +53,11 @@ __all__ = [
     "ProcessInstance",
     "ProcessVersion",
     "RateLimitEvent",
+    "Reminder",
+    "ReminderKind",
     "Role",
     "TaskIndexEntry",
+    "TaskOpening",
     "TaskStatus",
     "TimerEntry",
     "UnitKind",

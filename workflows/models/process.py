@@ -102,6 +102,8 @@ class TaskIndexEntry(Base):
     form_name: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(16))
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # A named signer (会签 instance, 加签): only they may complete it, whatever the lane says.
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     ready_at: Mapped[datetime]
     due_at: Mapped[datetime | None]
@@ -145,6 +147,13 @@ class ApprovalStep(Base):
     data: Mapped[dict[str, object]] = mapped_column(JSON)
     data_hash: Mapped[str] = mapped_column(String(64))
     completed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # "step" for a decided step; "added_sign" for the opinion of a signer added with 加签.
+    kind: Mapped[str] = mapped_column(String(16), default="step", server_default="step")
+    # 委托: the principal whose task the actor decided ("X on behalf of Y").
+    on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    on_behalf_of_name: Mapped[str | None] = mapped_column(String(64))
+    # 撤回: the step was taken back by its author; it stays on the record, marked.
+    withdrawn_at: Mapped[datetime | None]
 
 
 class CaseLink(Base):

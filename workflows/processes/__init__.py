@@ -49,6 +49,9 @@ class ProcessHooks:
     ) -> None:
         """Update business records after a step completed."""
 
+    def reopen_step(self, session: Session, instance: ProcessInstance, bpmn_id: str) -> None:
+        """Undo what `after_step` recorded for a step that was returned to or withdrawn, before it is redone."""
+
 
 _DEFAULT_HOOKS = ProcessHooks()
 

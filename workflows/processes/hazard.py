@@ -198,6 +198,32 @@ class HazardReportHooks(ProcessHooks):
             report.reward_bank_name = data["bank_name"]
             report.reward_card_number = data["card_number"]
 
+    def reopen_step(self, session: Session, instance: ProcessInstance, bpmn_id: str) -> None:
+        report = self._report(session, instance)
+        if bpmn_id == "register_report":
+            report.registered_at = None
+            if report.duplicate_of_id is not None:
+                link = session.scalar(
+                    select(CaseLink).where(CaseLink.instance_id == instance.id, CaseLink.kind == "duplicate_of")
+                )
+                if link is not None:
+                    session.delete(link)
+                report.duplicate_of_id = None
+        elif bpmn_id == "verify":
+            report.verification_result = None
+            report.hazard_level = None
+        elif bpmn_id == "notify_regulator":
+            report.regulator_notified_on = None
+            report.regulator_document_number = None
+        elif bpmn_id == "reward_decision":
+            report.reward_amount = None
+        elif bpmn_id == "reward_payment":
+            report.reward_paid_on = None
+            report.reward_payee_name = None
+            report.reward_bank_name = None
+            report.reward_card_number = None
+        session.flush()
+
     @staticmethod
     def _report(session: Session, instance: ProcessInstance) -> HazardReport:
         report = session.scalar(select(HazardReport).where(HazardReport.instance_id == instance.id))

@@ -1,0 +1,201 @@
+"""What every operation on a task shares (DESIGN §2): load the case locked and the task checked, store the engine
+state with its task index, and write the approval step. Operations live in `operations`, `handover`, `signing`,
+`rollback` and `batch`; each flushes and leaves the commit to its caller.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import TaskNotFoundException
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+import forms
+from workflows.acting import Authority, authority_on
+from workflows.db import utcnow
+from workflows.engine.deployment import FORM_PROPERTY, properties
+from workflows.engine.runtime import load_workflow, store_workflow
+from workflows.errors import CaseChanged, NotFound, PermissionDenied, TaskAlreadyClaimed, TaskAlreadyHandled
+from workflows.models import ApprovalStep, InstanceStatus, ProcessInstance, TaskIndexEntry, TaskStatus, User
+from workflows.routing import Action, RoutingTable
+from workflows.task_index import CLAIMED_BY, COMPLETED_BY, assign_named_signers, rebuild_index
+
+DECISION_PROPERTY = "decisionField"
+
+
+def jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    """Form data as plain JSON values (Decimal money as its exact string) for approval records."""
+    result: dict[str, Any] = json.loads(forms.canonical_json(data))
+    return result
+
+
+def task_form(task: Task) -> forms.FormDefinition | None:
+    name = properties(task.task_spec).get(FORM_PROPERTY)
+    return forms.load_form(name) if name else None
+
+
+def store_case(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, routing: RoutingTable) -> None:
+    """Save the engine state, bump the optimistic-lock version and rebuild the task index; flushes."""
+    assign_named_signers(workflow)
+    store_workflow(instance, workflow)
+    instance.updated_at = utcnow()
+    if workflow.is_completed():
+        instance.status = InstanceStatus.COMPLETED.value
+        instance.completed_at = instance.updated_at
+    try:
+        # The instance UPDATE goes first so a lost race surfaces before any other row is written.
+        session.flush()
+    except StaleDataError as exc:
+        raise CaseChanged() from exc
+    rebuild_index(session, instance, workflow, routing)
+
+
+def write_approval_step(
+    session: Session,
+    instance: ProcessInstance,
+    task: Task,
+    title: str,
+    authority: Authority,
+    form: forms.FormDefinition | None,
+    data: dict[str, Any],
+    *,
+    kind: str = "step",
+    decision_field: str | None = None,
+) -> ApprovalStep:
+    """The approval record of a step: identity and card numbers masked, the hash taken over the full data."""
+    user = authority.actor
+    # A step whose outcome is not called `decision` (e.g. 核查结论) names its field in `decisionField`.
+    field = decision_field or properties(task.task_spec).get(DECISION_PROPERTY, "decision")
+    step = ApprovalStep(
+        instance_id=instance.id,
+        task_id=str(task.id),
+        bpmn_id=task.task_spec.bpmn_id,
+        step_title=title,
+        actor_id=user.id,
+        actor_name=user.display_name,
+        actor_role=user.role,
+        org_unit_id=user.org_unit_id,
+        org_unit_name=user.org_unit.name,
+        department_code=user.department_code,
+        decision=data.get(field),
+        opinion=data.get("opinion"),
+        data=jsonable(forms.mask_sensitive(form, data) if form else data),
+        data_hash=forms.data_hash(data),
+        kind=kind,
+        on_behalf_of_id=authority.principal.id if authority.on_behalf else None,
+        on_behalf_of_name=authority.principal.display_name if authority.on_behalf else None,
+    )
+    session.add(step)
+    return step
+
+
+@dataclass
+class LoadedTask:
+    instance: ProcessInstance
+    entry: TaskIndexEntry
+    workflow: BpmnWorkflow
+    task: Task
+    authority: Authority
+
+
+def lock_case(session: Session, instance_id: int) -> ProcessInstance:
+    instance = session.get(ProcessInstance, instance_id, with_for_update=True, populate_existing=True)
+    if instance is None:
+        raise NotFound("案件不存在")
+    return instance
+
+
+def engine_task(workflow: BpmnWorkflow, task_id: str) -> Task:
+    try:
+        return workflow.get_task_from_id(UUID(task_id))
+    except TaskNotFoundException:
+        # The index row outlived its task (the engine moved on): for the caller, someone handled it.
+        raise TaskAlreadyHandled() from None
+
+
+def load_task(
+    session: Session, user: User, instance_id: int, task_id: str, action: Action, routing: RoutingTable
+) -> LoadedTask:
+    """The open task, locked with its case, if `user` (or a principal who delegated to them) may do `action`."""
+    instance = lock_case(session, instance_id)
+    entry = session.scalar(
+        select(TaskIndexEntry).where(TaskIndexEntry.instance_id == instance_id, TaskIndexEntry.task_id == task_id)
+    )
+    if entry is None:
+        raise NotFound("任务不存在")
+    authority = authority_on(session, user, entry, routing)
+    if Action.VIEW not in authority.actions:
+        raise NotFound("任务不存在")
+    if entry.status != TaskStatus.READY:
+        raise TaskAlreadyHandled()
+    if action not in authority.actions:
+        if entry.claimed_by_id not in (None, authority.principal.id):
+            raise TaskAlreadyClaimed()
+        raise PermissionDenied("无权执行此操作")
+    workflow = load_workflow(instance)
+    task = engine_task(workflow, task_id)
+    if task.state != TaskState.READY:
+        raise TaskAlreadyHandled()
+    return LoadedTask(instance, entry, workflow, task, authority)
+
+
+@dataclass
+class Completion:
+    instance: ProcessInstance
+    approval_step: ApprovalStep
+    next_tasks: list[TaskIndexEntry]
+
+
+def open_tasks(session: Session, instance_id: int) -> list[TaskIndexEntry]:
+    return list(
+        session.scalars(
+            select(TaskIndexEntry)
+            .where(TaskIndexEntry.instance_id == instance_id, TaskIndexEntry.status == TaskStatus.READY.value)
+            .order_by(TaskIndexEntry.id)
+        )
+    )
+
+
+SIGN_TALLY = "sign_tally"
+
+
+def sibling_decisions(task: Task, decision_field: str) -> list[Any]:
+    """The decisions already given by the other instances of a multi-instance (会签) step."""
+    return [
+        sibling.data.get(decision_field)
+        for sibling in task.parent.children
+        if sibling is not task and sibling.state == TaskState.COMPLETED
+    ]
+
+
+def run_task(
+    session: Session,
+    loaded: LoadedTask,
+    case_data: dict[str, Any],
+    routing: RoutingTable,
+    *,
+    completed_by: int | None = None,
+) -> None:
+    """Complete the engine task with `case_data`, run the engine to its next wait state and store the case."""
+    task = loaded.task
+    task.set_data(**case_data)
+    if isinstance(task.parent.task_spec, MultiInstanceTask):
+        # A completion condition sees only the finishing instance's data, so it gets every signer's decision here.
+        field = properties(task.task_spec).get(DECISION_PROPERTY, "decision")
+        task.data[SIGN_TALLY] = [*sibling_decisions(task, field), case_data.get(field)]
+    actor = completed_by or loaded.authority.actor.id
+    task.internal_data[CLAIMED_BY] = task.internal_data.get(CLAIMED_BY, loaded.authority.principal.id)
+    task.internal_data[COMPLETED_BY] = actor
+    task.internal_data["ready_at"] = loaded.entry.ready_at.isoformat()
+    task.run()
+    loaded.workflow.do_engine_steps()
+    store_case(session, loaded.instance, loaded.workflow, routing)
