@@ -15,6 +15,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from workflows import queries
+from workflows.acting import principals_of
 from workflows.calendar import SHANGHAI, add_working_days
 from workflows.models import ProcessInstance, TaskIndexEntry, User
 
@@ -104,20 +105,25 @@ def _count(session: Session, query: Select[T]) -> int:
     return session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
 
 
-def _task_query(user: User, view: View) -> Select[TaskIndexEntry]:
+def _task_query(user: User, view: View, principals: Sequence[User] = ()) -> Select[TaskIndexEntry]:
     if view == View.MINE:
-        return queries.my_tasks_query(user)
+        return queries.my_tasks_query(user, principals)
     if view == View.QUEUE:
-        return queries.department_queue_query(user)
+        return queries.department_queue_query(user, principals)
     if view == View.DONE:
         return queries.done_by_me_query(user)
     raise ValueError(f"not a task view: {view}")
 
 
 def filtered_tasks(
-    user: User, view: View, wanted: InboxFilter, now: datetime, near_limit: datetime
+    user: User,
+    view: View,
+    wanted: InboxFilter,
+    now: datetime,
+    near_limit: datetime,
+    principals: Sequence[User] = (),
 ) -> Select[TaskIndexEntry]:
-    query = _task_query(user, view)
+    query = _task_query(user, view, principals)
     if wanted.process:
         query = query.where(TaskIndexEntry.process_key == wanted.process)
     if wanted.search:
@@ -156,7 +162,7 @@ def task_page(
     per_page: int = queries.DEFAULT_PAGE_SIZE,
 ) -> Page[TaskIndexEntry]:
     page, per_page = clamp_page(page, per_page)
-    query = filtered_tasks(user, view, wanted, now, near_limit)
+    query = filtered_tasks(user, view, wanted, now, near_limit, principals_of(session, user))
     items = session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
     return Page(items, _count(session, query), page, per_page)
 
@@ -187,9 +193,10 @@ def started_page(
 
 def inbox_counts(session: Session, user: User) -> dict[View, int]:
     """The counts in the navigation."""
+    principals = principals_of(session, user)
     return {
-        View.MINE: _count(session, queries.my_tasks_query(user)),
-        View.QUEUE: _count(session, queries.department_queue_query(user)),
+        View.MINE: _count(session, queries.my_tasks_query(user, principals)),
+        View.QUEUE: _count(session, queries.department_queue_query(user, principals)),
         View.DONE: _count(session, queries.done_by_me_query(user)),
         View.STARTED: _count(session, select(ProcessInstance).where(ProcessInstance.started_by_id == user.id)),
     }

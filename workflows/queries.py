@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Select, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.orm import Session
 
+from workflows.acting import authority_on, principals_of
 from workflows.errors import NotFound
-from workflows.models import ApprovalStep, CaseLink, ProcessInstance, Role, TaskIndexEntry, TaskStatus, User
-from workflows.routing import Action, RoutingTable, can_view_case, task_actions
+from workflows.models import (
+    ApprovalStep,
+    CaseAction,
+    CaseCopy,
+    CaseLink,
+    ProcessInstance,
+    Role,
+    TaskIndexEntry,
+    TaskStatus,
+    User,
+)
+from workflows.routing import Action, RoutingTable, can_view_case
 
 DEFAULT_PAGE_SIZE = 20
 
@@ -18,25 +29,30 @@ def _page(query: Select[TaskIndexEntry], page: int, per_page: int) -> Select[Tas
     return query.limit(per_page).offset(max(page - 1, 0) * per_page)
 
 
-def my_tasks_query(user: User) -> Select[TaskIndexEntry]:
-    """待办: ready tasks claimed by (or assigned to) me."""
+def my_tasks_query(user: User, principals: Sequence[User] = ()) -> Select[TaskIndexEntry]:
+    """待办: ready tasks claimed by (or assigned to) me, and those of colleagues who delegated to me (委托)."""
+    holders = [user.id, *(p.id for p in principals)]
     return select(TaskIndexEntry).where(
-        TaskIndexEntry.status == TaskStatus.READY.value, TaskIndexEntry.claimed_by_id == user.id
+        TaskIndexEntry.status == TaskStatus.READY.value, TaskIndexEntry.claimed_by_id.in_(holders)
     )
 
 
-def department_queue_query(user: User) -> Select[TaskIndexEntry]:
-    """部门待办: unclaimed ready tasks of my unit, in my department or the unit's own (department-less) lane."""
-    if user.role == Role.ADMIN:
-        return select(TaskIndexEntry).where(false())
+def _queue_of(user: User) -> ColumnElement[bool]:
     department_match: ColumnElement[bool] = TaskIndexEntry.department_code.is_(None)
     if user.department_code is not None:
         department_match = or_(department_match, TaskIndexEntry.department_code == user.department_code)
+    return and_(TaskIndexEntry.org_unit_id == user.org_unit_id, department_match)
+
+
+def department_queue_query(user: User, principals: Sequence[User] = ()) -> Select[TaskIndexEntry]:
+    """部门待办: unclaimed ready tasks of my unit, in my department or the unit's own (department-less) lane,
+    and of the queues of colleagues who delegated to me."""
+    if user.role == Role.ADMIN:
+        return select(TaskIndexEntry).where(false())
     return select(TaskIndexEntry).where(
         TaskIndexEntry.status == TaskStatus.READY.value,
         TaskIndexEntry.claimed_by_id.is_(None),
-        TaskIndexEntry.org_unit_id == user.org_unit_id,
-        department_match,
+        or_(*(_queue_of(holder) for holder in [user, *principals])),
     )
 
 
@@ -100,11 +116,24 @@ def case_approval_steps(session: Session, instance_id: int) -> Sequence[Approval
 
 
 def visible_task(session: Session, user: User, task_id: str, routing: RoutingTable) -> TaskIndexEntry:
-    """The task with this engine id, if `user` may see it; NotFound otherwise, so existence does not leak."""
+    """The task with this engine id, if `user` (or a principal who delegated to them) may see it; NotFound
+    otherwise, so existence does not leak."""
     entry = session.scalar(select(TaskIndexEntry).where(TaskIndexEntry.task_id == task_id))
-    if entry is None or Action.VIEW not in task_actions(user, entry, routing):
+    if entry is None or Action.VIEW not in authority_on(session, user, entry, routing).actions:
         raise NotFound("任务不存在")
     return entry
+
+
+def took_part(session: Session, user: User, instance_id: int) -> bool:
+    """Whether the user signed a step of the case, was copied on it or was added or handed a step of it."""
+    for query in (
+        select(ApprovalStep.id).where(ApprovalStep.instance_id == instance_id, ApprovalStep.actor_id == user.id),
+        select(CaseCopy.id).where(CaseCopy.instance_id == instance_id, CaseCopy.user_id == user.id),
+        select(CaseAction.id).where(CaseAction.instance_id == instance_id, CaseAction.target_user_id == user.id),
+    ):
+        if session.scalar(query.limit(1)) is not None:
+            return True
+    return False
 
 
 def visible_case(session: Session, user: User, instance_id: int, routing: RoutingTable) -> ProcessInstance:
@@ -113,7 +142,11 @@ def visible_case(session: Session, user: User, instance_id: int, routing: Routin
     if instance is None:
         raise NotFound("案件不存在")
     tasks = case_tasks(session, instance_id)
-    if not can_view_case(user, instance.home_unit, instance.process_key, instance.started_by_id, tasks, routing):
+    viewers = [user, *principals_of(session, user)]
+    if not any(
+        can_view_case(viewer, instance.home_unit, instance.process_key, instance.started_by_id, tasks, routing)
+        for viewer in viewers
+    ) and not (user.active and took_part(session, user, instance_id)):
         raise NotFound("案件不存在")
     return instance
 
