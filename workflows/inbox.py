@@ -1,11 +1,12 @@
-"""The official's lists (issue #3 §2): 待办, 部门待办, 已办, 我发起 with filters, red/yellow lights and pages.
+"""The official's lists (issue #3 §2): 待办, 部门待办, 已办, 我发起 with filters, red/yellow lights and pages,
+and 抄送我 (issue #4): the cases copied to me, read or unread.
 
-Plain SQL over the task index and the instance table; nothing here loads a workflow.
+Plain SQL over the task index, the copy table and the instance table; nothing here loads a workflow.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from enum import StrEnum
@@ -17,7 +18,9 @@ from sqlalchemy.orm import Session
 from workflows import queries
 from workflows.acting import principals_of
 from workflows.calendar import SHANGHAI, add_working_days
-from workflows.models import ProcessInstance, TaskIndexEntry, User
+from workflows.copies import copied_to_me_query, unread_copies
+from workflows.models import CaseCopy, ProcessInstance, TaskIndexEntry, User
+from workflows.routing import may_hold
 
 # Configurable default, not a seed rule: a task is "near due" (黄灯) when due within this many working days.
 DEFAULT_NEAR_DUE_WORKING_DAYS = 2
@@ -31,6 +34,7 @@ class View(StrEnum):
     QUEUE = "queue"
     DONE = "done"
     STARTED = "started"
+    COPIED = "copied"
 
 
 VIEW_TITLES: dict[View, str] = {
@@ -38,6 +42,7 @@ VIEW_TITLES: dict[View, str] = {
     View.QUEUE: "部门待办",
     View.DONE: "已办",
     View.STARTED: "我发起",
+    View.COPIED: "抄送我",
 }
 
 
@@ -53,10 +58,14 @@ class Sort(StrEnum):
     DUE = "due"
     NEWEST = "newest"
     OLDEST = "oldest"
+    UNREAD = "unread"  # 抄送我 only: unread copies first, each group newest first
 
 
 def default_sort(view: View) -> Sort:
-    """Open work by deadline; finished work and my cases newest first (yesterday's work on the first page)."""
+    """Open work by deadline; copies unread first; finished work and my cases newest first (yesterday's work
+    on the first page)."""
+    if view == View.COPIED:
+        return Sort.UNREAD
     return Sort.DUE if view in (View.MINE, View.QUEUE) else Sort.NEWEST
 
 
@@ -66,6 +75,7 @@ class InboxFilter:
     light: Light | None = None
     search: str | None = None
     sort: Sort = Sort.DUE
+    unread_only: bool = False  # 抄送我 only
 
 
 @dataclass(frozen=True)
@@ -160,9 +170,13 @@ def task_page(
     near_limit: datetime,
     page: int = 1,
     per_page: int = queries.DEFAULT_PAGE_SIZE,
+    principals: Sequence[User] | None = None,
 ) -> Page[TaskIndexEntry]:
+    """One page of a task view; `principals` (who delegated to the user today) is looked up unless given."""
     page, per_page = clamp_page(page, per_page)
-    query = filtered_tasks(user, view, wanted, now, near_limit, principals_of(session, user))
+    if principals is None:
+        principals = principals_of(session, user)
+    query = filtered_tasks(user, view, wanted, now, near_limit, principals)
     items = session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
     return Page(items, _count(session, query), page, per_page)
 
@@ -191,12 +205,59 @@ def started_page(
     return Page(items, _count(session, query), page, per_page)
 
 
+def on_behalf_names(user: User, principals: Sequence[User], entries: Iterable[TaskIndexEntry]) -> dict[str, str]:
+    """代X: for each listed task that is a principal's rather than the user's own (委托), the principal's name.
+
+    A claimed task belongs to whoever claimed it; an unclaimed one to whoever holds its queue. Delegation stays
+    within a unit, so an unclaimed task is a principal's when it waits in another department's queue.
+    """
+    names: dict[str, str] = {}
+    for entry in entries:
+        if entry.claimed_by_id == user.id or (entry.claimed_by_id is None and may_hold(user, entry)):
+            continue
+        if entry.claimed_by_id is not None:
+            principal = next((p for p in principals if p.id == entry.claimed_by_id), None)
+        else:
+            principal = next((p for p in principals if may_hold(p, entry)), None)
+        if principal is not None:
+            names[entry.task_id] = principal.display_name
+    return names
+
+
+def copied_page(
+    session: Session, user: User, wanted: InboxFilter, *, page: int = 1, per_page: int = queries.DEFAULT_PAGE_SIZE
+) -> Page[tuple[CaseCopy, ProcessInstance]]:
+    """抄送我: copies of cases to the user with their case, unread first unless asked otherwise."""
+    page, per_page = clamp_page(page, per_page)
+    query = copied_to_me_query(user, unread_only=wanted.unread_only).order_by(None)
+    if wanted.process:
+        query = query.where(ProcessInstance.process_key == wanted.process)
+    if wanted.search:
+        term = wanted.search.strip()
+        query = query.where(
+            or_(
+                ProcessInstance.case_number.contains(term, autoescape=True),
+                ProcessInstance.title.contains(term, autoescape=True),
+            )
+        )
+    if wanted.sort == Sort.OLDEST:
+        query = query.order_by(CaseCopy.created_at, CaseCopy.id)
+    elif wanted.sort == Sort.NEWEST:
+        query = query.order_by(CaseCopy.created_at.desc(), CaseCopy.id.desc())
+    else:
+        query = query.order_by(CaseCopy.read_at.is_not(None), CaseCopy.created_at.desc(), CaseCopy.id.desc())
+    items = session.execute(query.limit(per_page).offset((page - 1) * per_page)).tuples().all()
+    # Counted on the copy's id alone: the joined select has two `id` columns a subquery would have to rename.
+    return Page(items, _count(session, query.with_only_columns(CaseCopy.id)), page, per_page)
+
+
 def inbox_counts(session: Session, user: User) -> dict[View, int]:
-    """The counts in the navigation."""
+    """The counts in the navigation; for 抄送我, the unread copies."""
     principals = principals_of(session, user)
     return {
         View.MINE: _count(session, queries.my_tasks_query(user, principals)),
         View.QUEUE: _count(session, queries.department_queue_query(user, principals)),
         View.DONE: _count(session, queries.done_by_me_query(user)),
         View.STARTED: _count(session, select(ProcessInstance).where(ProcessInstance.started_by_id == user.id)),
+        View.COPIED: unread_copies(session, user),
     }

@@ -1,9 +1,20 @@
 """The approval record (审批表) of a case as data, and the check behind its verification page (DESIGN §6).
 
-The record holds exactly what the PDF prints, already formatted (Beijing times, Chinese labels), and its
-`record_hash` is the SHA-256 of `forms.canonical_json(record.payload())`: the printed fields under fixed keys, so
-anyone holding the stored data can recompute it, and any later change to the case (a new step, an attachment, the
-case closing) gives a new hash.
+The record holds exactly what the PDF prints, already formatted (Beijing times, Chinese labels, free text passed
+through `redact`), and its `record_hash` is the SHA-256 of `forms.canonical_json(record.payload())`: the printed
+fields under fixed keys, so anyone holding the stored data can recompute it, and any later change to the case (a
+new step, an attachment, a 流转记录 entry, a comment, the case closing) gives a new hash.
+
+The payload (see `record_payload`):
+- `document_number`; `case`: case_number, process, title, status, home_unit, started_by, started_at, completed_at.
+- `steps`, in the order they were decided: number, title, role, unit, department, person, decision, opinion, time.
+  `person` is `X（代Y）` for a step decided on a principal's authority (委托); a signature added with 加签 is a step
+  whose title ends in （前加签）/（后加签）; a withdrawn step (撤回) stays and carries `withdrawn_at`.
+- `attachments`, by upload time: filename, size, sha256, uploaded_at, and `step` (the step it was uploaded on).
+- `actions` (流转记录), by time: number, time, kind (转办/退回/撤回/加签/抄送/催办), step, actor, target, reason.
+- `comments` (备注/评论), by time: number, time, author, step, body.
+Keys added with issue #4 (a step's `withdrawn_at`, an attachment's `step`, the `actions` and `comments` lists) are
+left out while empty, so a record printed before they existed still verifies as long as the case has none of them.
 
 The document number is `审批表 ` + the case number (e.g. `审批表 YH-2026-000012`): one record per case, and the
 case number is already unique and never changes. Versions of the same record are told apart by their hash.
@@ -18,7 +29,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -27,9 +37,23 @@ from sqlalchemy.orm import Session
 
 import forms
 from workflows.audit import record_event
-from workflows.calendar import SHANGHAI
-from workflows.models import DEPARTMENTS, ApprovalStep, Attachment, AuditEvent, ProcessInstance, Role
+from workflows.models import DEPARTMENTS, ApprovalStep, AuditEvent, ProcessInstance, Role
 from workflows.queries import case_approval_steps
+from workflows.record_sections import (
+    RecordAction,
+    RecordAttachment,
+    RecordComment,
+    acting_name,
+    action_payload,
+    attachment_payload,
+    beijing_time,
+    comment_payload,
+    record_actions,
+    record_attachments,
+    record_comments,
+    redact,
+    step_titles,
+)
 from workflows.routing import RoutingError, RoutingTable, load_routing
 
 DOCUMENT_PREFIX = "审批表"
@@ -45,36 +69,6 @@ ROLE_LABELS: dict[str, str] = {
 STATUS_LABELS: dict[str, str] = {"running": "办理中", "completed": "已办结", "cancelled": "已撤销"}
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
-# Candidates only: a match is masked when it is a valid resident ID (checksum) or a Luhn-valid card number.
-_RESIDENT_ID_LIKE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
-_CARD_LIKE = re.compile(r"(?<![0-9])[0-9]{16,19}(?![0-9])")
-
-
-def beijing_time(moment: datetime | None) -> str:
-    """As printed: `2026年11月20日 14:03`, Beijing time (same as the web UI's `beijing_datetime`)."""
-    if moment is None:
-        return ""
-    local = moment.astimezone(SHANGHAI)
-    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
-
-
-def redact(text: str | None) -> str:
-    """Free text (an opinion, a title) with any identity or bank card number in it masked.
-
-    Forms mask the fields that hold such numbers; this catches one typed into an opinion by hand.
-    """
-    if not text:
-        return ""
-
-    def resident_id(match: re.Match[str]) -> str:
-        value = match.group(0)
-        return forms.mask_resident_id(value) if forms.is_valid_resident_id(value) else value
-
-    def card(match: re.Match[str]) -> str:
-        value = match.group(0)
-        return forms.mask_bank_card(value) if forms.bank_card_problem(value) is None else value
-
-    return _CARD_LIKE.sub(card, _RESIDENT_ID_LIKE.sub(resident_id, text))
 
 
 @dataclass(frozen=True)
@@ -88,14 +82,7 @@ class RecordStep:
     decision: str  # 审批结论
     opinion: str  # 审批意见
     time: str  # 审批时间, Beijing
-
-
-@dataclass(frozen=True)
-class RecordAttachment:
-    filename: str
-    size: int  # bytes
-    sha256: str
-    uploaded_at: str  # Beijing
+    withdrawn_at: str = ""  # 撤回: when its author took it back (Beijing); printed as （已撤回）
 
 
 @dataclass(frozen=True)
@@ -113,6 +100,8 @@ class ApprovalRecord:
     completed_at: str
     steps: tuple[RecordStep, ...]
     attachments: tuple[RecordAttachment, ...]
+    actions: tuple[RecordAction, ...]  # 流转记录, urges (催办) included
+    comments: tuple[RecordComment, ...]  # 备注/评论
     record_hash: str
 
     def payload(self) -> dict[str, Any]:
@@ -128,6 +117,8 @@ class ApprovalRecord:
             completed_at=self.completed_at,
             steps=self.steps,
             attachments=self.attachments,
+            actions=self.actions,
+            comments=self.comments,
         )
 
 
@@ -144,9 +135,11 @@ def record_payload(
     completed_at: str,
     steps: tuple[RecordStep, ...],
     attachments: tuple[RecordAttachment, ...],
+    actions: tuple[RecordAction, ...],
+    comments: tuple[RecordComment, ...],
 ) -> dict[str, Any]:
-    """The printed data under fixed keys: the input of `record_hash` (documented, so it can be recomputed)."""
-    return {
+    """The printed data under fixed keys: the input of `record_hash` (documented above, so it can be recomputed)."""
+    payload: dict[str, Any] = {
         "document_number": document_number,
         "case": {
             "case_number": case_number,
@@ -158,25 +151,32 @@ def record_payload(
             "started_at": started_at,
             "completed_at": completed_at,
         },
-        "steps": [
-            {
-                "number": s.number,
-                "title": s.title,
-                "role": s.role,
-                "unit": s.unit,
-                "department": s.department,
-                "person": s.person,
-                "decision": s.decision,
-                "opinion": s.opinion,
-                "time": s.time,
-            }
-            for s in steps
-        ],
-        "attachments": [
-            {"filename": a.filename, "size": a.size, "sha256": a.sha256, "uploaded_at": a.uploaded_at}
-            for a in attachments
-        ],
+        "steps": [_step_payload(s) for s in steps],
+        "attachments": [attachment_payload(a) for a in attachments],
     }
+    # Added with issue #4: present only when there is something in them (see the module's docstring).
+    if actions:
+        payload["actions"] = [action_payload(a) for a in actions]
+    if comments:
+        payload["comments"] = [comment_payload(c) for c in comments]
+    return payload
+
+
+def _step_payload(step: RecordStep) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "number": step.number,
+        "title": step.title,
+        "role": step.role,
+        "unit": step.unit,
+        "department": step.department,
+        "person": step.person,
+        "decision": step.decision,
+        "opinion": step.opinion,
+        "time": step.time,
+    }
+    if step.withdrawn_at:
+        fields["withdrawn_at"] = step.withdrawn_at
+    return fields
 
 
 def document_number(instance: ProcessInstance) -> str:
@@ -198,22 +198,21 @@ def _step(number: int, step: ApprovalStep) -> RecordStep:
         role=ROLE_LABELS.get(step.actor_role, step.actor_role),
         unit=step.org_unit_name,
         department=DEPARTMENTS.get(step.department_code, step.department_code) if step.department_code else "",
-        person=step.actor_name,
+        person=acting_name(step.actor_name, step.on_behalf_of_name),
         decision=redact(step.decision),
         opinion=redact(step.opinion),
         time=beijing_time(step.completed_at),
+        withdrawn_at=beijing_time(step.withdrawn_at),
     )
 
 
 def approval_record(
     session: Session, instance: ProcessInstance, *, routing: RoutingTable | None = None
 ) -> ApprovalRecord:
-    """The current record of `instance`, read from the stored steps and attachments."""
+    """The current record of `instance`, read from its stored steps, attachments, actions and comments."""
     routing = routing or load_routing()
     steps = case_approval_steps(session, instance.id)
-    attachments = session.scalars(
-        select(Attachment).where(Attachment.instance_id == instance.id).order_by(Attachment.uploaded_at, Attachment.id)
-    ).all()
+    titles = step_titles(session, instance.id, steps)
     fields: dict[str, Any] = {
         "document_number": document_number(instance),
         "case_number": instance.case_number or str(instance.id),
@@ -225,9 +224,9 @@ def approval_record(
         "started_at": beijing_time(instance.created_at),
         "completed_at": beijing_time(instance.completed_at),
         "steps": tuple(_step(number, step) for number, step in enumerate(steps, start=1)),
-        "attachments": tuple(
-            RecordAttachment(redact(a.filename), a.size, a.sha256, beijing_time(a.uploaded_at)) for a in attachments
-        ),
+        "attachments": record_attachments(session, instance.id, titles),
+        "actions": record_actions(session, instance.id),
+        "comments": record_comments(session, instance.id, titles),
     }
     record_hash = forms.data_hash(record_payload(**fields))
     return ApprovalRecord(instance_id=instance.id, status=instance.status, record_hash=record_hash, **fields)

@@ -102,9 +102,18 @@ def return_targets(task: Task) -> list[Task]:
     return list(reversed(found.values()))
 
 
-def _reopen(session: Session, instance: ProcessInstance, tasks: list[Task]) -> None:
+def _reset(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, task: Task) -> None:
+    """Reset the engine to `task` and let the process undo the business records of every step that is redone."""
+    # Read before the reset: it clears the task's internal data and drops its descendants.
+    redone = [t.task_spec.bpmn_id for t in task if COMPLETED_BY in t.internal_data]
+    workflow.reset_from_task_id(task.id)
+    # SpiffWorkflow 3.2 drops a waiting event (a boundary timer) from the tree but not from its event manager,
+    # whose next refresh then fails on the orphan; forget the orphans here.
+    for waiting in list(workflow.event_manager.tasks.values()):
+        if waiting.id not in waiting.workflow.tasks:
+            workflow.event_manager.remove_task(waiting)
     hooks = hooks_for(instance.process_key)
-    for bpmn_id in dict.fromkeys(t.task_spec.bpmn_id for t in tasks if COMPLETED_BY in t.internal_data):
+    for bpmn_id in dict.fromkeys(redone):
         hooks.reopen_step(session, instance, bpmn_id)
 
 
@@ -134,8 +143,7 @@ def return_task(
     if target is None:
         raise forms.FormValidationError({"target_task_id": "退回环节：只能退回到本路径上已办理的环节"})
     previous_holder = target.internal_data.get(COMPLETED_BY)
-    removed = loaded.workflow.reset_from_task_id(target.id)
-    _reopen(session, loaded.instance, [target, *removed])
+    _reset(session, loaded.instance, loaded.workflow, target)
     holder = session.get(User, previous_holder) if previous_holder else None
     if holder is not None and holder.active:
         target.internal_data[CLAIMED_BY] = holder.id
@@ -225,8 +233,7 @@ def withdraw_task(
     if problem:
         raise OperationRefused(problem)
     holder = task.internal_data.get(CLAIMED_BY, user.id)
-    removed = workflow.reset_from_task_id(task.id)
-    _reopen(session, instance, [task, *removed])
+    _reset(session, instance, workflow, task)
     task.internal_data[CLAIMED_BY] = holder
     workflow.do_engine_steps()
     store_case(session, instance, workflow, routing)

@@ -18,6 +18,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
@@ -122,6 +123,14 @@ def check_process(parsed: ParsedProcess, routing: RoutingTable, forms_dir: Path 
                 problems.append(f"{where}：泳道“{task_spec.lane}”未在 routing.json 中映射到角色")
             if FORM_PROPERTY not in props:
                 problems.append(f"{where}：缺少表单属性 {FORM_PROPERTY}")
+            # Every task has a due date (issue #4): reminders and 红黄灯 depend on it.
+            if not any(prop in props for prop in DUE_EXPRESSION_PROPERTIES):
+                problems.append(f"{where}：缺少办理时限（dueWorkingDays 或 dueDate）")
+            if "assignee" in props:
+                problems += [f"{where}：assignee：{p}" for p in check_source(props["assignee"], mode="eval")]
+        condition = getattr(task_spec, "condition", None)
+        if isinstance(task_spec, MultiInstanceTask) and condition:
+            problems += [f"{where}：完成条件：{p}" for p in check_source(condition, mode="eval")]
         for prop in (FORM_PROPERTY, UI_FORM_PROPERTY):
             if prop in props:
                 try:

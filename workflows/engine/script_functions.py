@@ -45,8 +45,24 @@ def end_of_day(day: str) -> str:
     return moment.astimezone(ZoneInfo("UTC")).isoformat()
 
 
+def countersign_decided(tally: list[Any], total: int, rule: str, veto: bool = False) -> bool:
+    """Completion condition of a 会签 step; see `workflows.policy.countersign`."""
+    from workflows.policy.countersign import countersign_decided as decided
+
+    return decided(tally, total, rule, veto)
+
+
+def countersign_passed(signatures: Any, total: int, rule: str, veto: bool = False) -> bool:
+    """Outcome of a 会签 step from its output collection; see `workflows.policy.countersign`."""
+    from workflows.policy.countersign import countersign_passed as passed
+
+    return passed(signatures, total, rule, veto)
+
+
 SCRIPT_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "hazard_reward_suggestion": hazard_reward_suggestion,
+    "countersign_decided": countersign_decided,
+    "countersign_passed": countersign_passed,
     "end_of_day": end_of_day,
     "Decimal": Decimal,
 }
