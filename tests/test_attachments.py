@@ -16,6 +16,7 @@ from tests.workflow_helpers import start_report
 from workflows.attachments import (
     HEIC,
     JPEG,
+    PDF,
     PNG,
     WEBP,
     Upload,
@@ -49,6 +50,7 @@ def test_type_comes_from_magic_bytes() -> None:
     assert sniff_type(image_bytes("PNG")) == PNG
     assert sniff_type(image_bytes("WEBP")) == WEBP
     assert sniff_type(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00") == HEIC
+    assert sniff_type(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n") == PDF
     assert sniff_type(image_bytes("GIF")) is None
     assert sniff_type("这不是图片".encode()) is None
     assert sniff_type(b"") is None

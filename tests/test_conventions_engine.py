@@ -315,7 +315,7 @@ def test_withdraw_is_refused_once_the_next_holder_opened_the_task(world: Session
 def test_withdraw_is_refused_after_the_next_step_was_done_and_for_someone_else(world: Session) -> None:
     case = start_report(world)
     done = complete(world, "ganjingzi1", case, "register_report", REGISTER)
-    with pytest.raises(NotFound):
+    with pytest.raises(PermissionDenied):
         withdraw_task(world, user(world, "ganjingzi2"), case.id, done.approval_step.task_id)
     complete(world, "jingji1", case, "triage", {"triage_level": "一般", **OPINION})
     with pytest.raises(OperationRefused, match="已办理"):

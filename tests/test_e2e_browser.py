@@ -202,3 +202,159 @@ def test_official_claims_and_submits_verification_then_sees_the_next_step(
             select(ApprovalStep).where(ApprovalStep.instance_id == live_app.case_id, ApprovalStep.bpmn_id == "verify")
         )
         assert step is not None and step.actor_name == "马晓东" and step.decision == "属实"
+
+
+# --- 批量审批 (issue #4): tick two tasks in 部门待办, one opinion, both cases done -----------------------------------
+
+BATCH_OPINION = "材料齐全，同意受理，请市总工会分级。"
+
+
+def batch_journey(page: Page, live: LiveApp, tasks: dict[str, str]) -> None:
+    base = live.base_url
+    page.goto(f"{base}/login")
+    page.fill('input[name="username"]', "ganjingzi2")
+    page.fill('input[name="password"]', DEMO_PASSWORD)
+    page.locator('form:has(input[name="password"]) button[type="submit"]').click()
+    page.wait_for_load_state()
+    assert "/login" not in page.url, f"sign-in failed: {page.locator('main').inner_text()}"
+
+    page.locator('nav a[data-view="queue"]').click()
+    page.wait_for_url("**/?view=queue*")
+    for task_id in tasks.values():
+        page.locator(f'tr[data-task-id="{task_id}"] input[type="checkbox"][name="task_id"]').check()
+    page.get_by_role("button", name="批量审批").click()
+    page.wait_for_load_state()
+    assert page.url.endswith("/batch"), f"no batch form: {page.locator('main').inner_text()}"
+    listed = page.locator(".batch-cases").inner_text()
+    assert all(number in listed for number in tasks), listed
+    assert page.locator('textarea[name="opinion"]').count() == 1  # the form once for all of them
+
+    page.locator('select[name="decision"]').select_option("受理")
+    page.locator('textarea[name="opinion"]').fill(BATCH_OPINION)
+    page.get_by_role("button", name="批量提交").click()
+    page.wait_for_url("**/batch/result")
+    for number in tasks:
+        row = page.locator(f'.batch-completed tr[data-case-number="{number}"]')
+        assert row.count() == 1, f"{number} not done: {page.locator('main').inner_text()}"
+        assert "已办理" in row.inner_text()
+    assert page.locator(".batch-skipped tr[data-task-id]").count() == 0, page.locator(".batch-skipped").inner_text()
+
+    # Both are now in 已办.
+    page.locator('nav a[data-view="done"]').click()
+    page.wait_for_url("**/?view=done*")
+    for task_id in tasks.values():
+        assert page.locator(f'tr[data-task-id="{task_id}"]').count() == 1
+
+
+def test_official_batch_approves_two_queue_tasks_with_one_opinion(
+    page: Page, live_app: LiveApp, tmp_path: Path
+) -> None:
+    with webapp_database.session_factory(live_app.app)() as session:
+        cases = [start_report(session, "ganjingzi1", location=f"批量审批{n}号仓库") for n in ("一", "二")]
+        session.commit()
+        tasks = {case.case_number or "": open_task(session, case, "register_report").task_id for case in cases}
+        case_ids = [case.id for case in cases]
+    page_errors: list[str] = []
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    try:
+        batch_journey(page, live_app, tasks)
+    except (AssertionError, Error) as failure:
+        shot = tmp_path / "batch-failure.png"
+        page.screenshot(path=str(shot), full_page=True)
+        raise AssertionError(f"{failure}\n(at {page.url}; screenshot: {shot}; page errors: {page_errors})") from failure
+    assert page_errors == []
+
+    with webapp_database.session_factory(live_app.app)() as session:
+        steps = session.scalars(
+            select(ApprovalStep).where(
+                ApprovalStep.instance_id.in_(case_ids), ApprovalStep.bpmn_id == "register_report"
+            )
+        ).all()
+        assert sorted(step.instance_id for step in steps) == sorted(case_ids)
+        assert all((s.actor_name, s.decision, s.opinion) == ("朱丽", "受理", BATCH_OPINION) for s in steps)
+
+
+# --- 退回 (issue #4): the city returns a case to the district's registration, which reads the reason -----------
+
+RETURN_REASON = "企业统一社会信用代码与名称不符，请核实后重新登记。"
+
+
+def sign_in_as(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill('input[name="username"]', username)
+    page.fill('input[name="password"]', DEMO_PASSWORD)
+    page.locator('form:has(input[name="password"]) button[type="submit"]').click()
+    page.wait_for_load_state()
+    assert "/login" not in page.url, f"sign-in as {username} failed: {page.locator('main').inner_text()}"
+
+
+def return_journey(page: Page, live: LiveApp, triage_task_id: str, register_task_id: str) -> None:
+    base = live.base_url
+    sign_in_as(page, base, "jingji1")
+    page.goto(f"{base}/tasks/{triage_task_id}")
+    page.locator("#op-return summary").click()
+    target = page.locator('#op-return select[name="target_task_id"]')
+    assert "登记查重" in target.inner_text(), target.inner_text()
+    target.select_option(register_task_id)
+    page.locator('#op-return textarea[name="reason"]').fill(RETURN_REASON)
+    page.get_by_role("button", name="确认退回").click()
+    page.wait_for_load_state()
+    flash = page.locator(".flash-success")
+    assert flash.count() == 1 and "已退回" in flash.inner_text(), page.locator("main").inner_text()
+
+    page.get_by_role("button", name="退出").click()
+    page.wait_for_url("**/login*")
+    sign_in_as(page, base, "ganjingzi1")
+    page.locator('nav a[data-view="mine"]').click()
+    page.wait_for_url("**/?view=mine*")
+    row = page.locator(f'tr[data-task-id="{register_task_id}"]')
+    assert row.count() == 1, f"returned step not in 待办: {page.locator('main').inner_text()}"
+    page.goto(f"{base}/tasks/{register_task_id}")
+    box = page.locator("#return-reason")
+    assert box.is_visible(), page.locator("main").inner_text()
+    text = box.inner_text()
+    assert "退回理由" in text and RETURN_REASON in text and "王建国" in text, text
+
+    # 常用语: the picker sits next to the opinion box and inserts the chosen phrase.
+    picker = page.locator('.phrase-picker[data-phrase-for="opinion"] select')
+    assert picker.is_visible()
+    opinion = page.locator('textarea[name="opinion"]')
+    opinion.fill("经核实，")
+    opinion.click()
+    opinion.press("End")
+    picker.select_option("同意。")
+    assert opinion.input_value() == "经核实，同意。"
+
+
+def test_city_returns_a_case_and_the_district_reads_why(page: Page, live_app: LiveApp, tmp_path: Path) -> None:
+    # Imported here so that this test appends to the module without touching its shared header.
+    from workflows.models import CaseAction, TaskIndexEntry
+
+    with webapp_database.session_factory(live_app.app)() as session:
+        case = start_report(session, "ganjingzi1", location="退回演示二号车间")
+        complete(session, "ganjingzi1", case, "register_report", {"decision": "受理", "opinion": "同意受理。"})
+        session.commit()
+        triage_id = open_task(session, case, "triage").task_id
+        register_id = session.scalar(
+            select(TaskIndexEntry.task_id).where(
+                TaskIndexEntry.instance_id == case.id, TaskIndexEntry.bpmn_id == "register_report"
+            )
+        )
+        case_id = case.id
+    assert register_id is not None
+    page_errors: list[str] = []
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    try:
+        return_journey(page, live_app, triage_id, register_id)
+    except (AssertionError, Error) as failure:
+        shot = tmp_path / "return-failure.png"
+        page.screenshot(path=str(shot), full_page=True)
+        raise AssertionError(f"{failure}\n(at {page.url}; screenshot: {shot}; page errors: {page_errors})") from failure
+    assert page_errors == []
+
+    with webapp_database.session_factory(live_app.app)() as session:
+        action = session.scalar(select(CaseAction).where(CaseAction.instance_id == case_id))
+        assert action is not None and action.kind == "return"
+        assert (action.actor_name, action.reason) == ("王建国", RETURN_REASON)
+        entry = session.scalar(select(TaskIndexEntry).where(TaskIndexEntry.task_id == register_id))
+        assert entry is not None and entry.status == "ready"

@@ -265,7 +265,14 @@ def test_head_releases_a_claim_back_into_the_department_queue(world: Session) ->
     assert entry in department_queue(world, jingji2)
     assert entry not in my_tasks(world, jingji1)
     # Back in the queue, anyone of the department may take it.
-    assert task_actions(jingji2, entry, load_routing()) == {Action.VIEW, Action.CLAIM, Action.COMPLETE, Action.TRANSFER, Action.RETURN, Action.ADD_SIGNER}
+    assert task_actions(jingji2, entry, load_routing()) == {
+        Action.VIEW,
+        Action.CLAIM,
+        Action.COMPLETE,
+        Action.TRANSFER,
+        Action.RETURN,
+        Action.ADD_SIGNER,
+    }
     claim_task(world, jingji2, case.id, entry.task_id)
     assert entry.claimed_by_id == jingji2.id
     complete_task(world, jingji2, case.id, entry.task_id, TRIAGE)

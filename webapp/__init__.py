@@ -14,6 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 from webapp import (
     api,
     auth,
+    batch,
     cases,
     cli,
     database,
@@ -25,9 +26,12 @@ from webapp import (
     public_api,
     records,
     scheduler,
+    settings,
     start,
+    task_ops,
     tasks,
 )
+from workflows.attachments import JPEG, PDF, PNG
 
 csrf = CSRFProtect()
 
@@ -53,6 +57,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,
         UPLOAD_DIR=None,
         NEAR_DUE_WORKING_DAYS=2,
+        # Files officials attach to a case or a step (issue #4): size limit and the types sniffed from the bytes.
+        CASE_UPLOAD_MAX_BYTES=10 * 1024 * 1024,
+        CASE_UPLOAD_TYPES=(JPEG, PNG, PDF),
         # Public hazard reports (configurable defaults, not seed rules): the unit of the service account that
         # starts them, photo limits, reports per client address per hour, and how many proxies to trust.
         PUBLIC_INTAKE_UNIT="210200",
@@ -83,8 +90,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     inbox.init_app(app)
     csrf.init_app(app)
-    for blueprint in (auth.bp, i18n.bp, inbox.bp, tasks.bp, start.bp, cases.bp, records.bp, public.bp):
+    for blueprint in (auth.bp, i18n.bp, inbox.bp, tasks.bp, task_ops.bp, start.bp, cases.bp, records.bp, public.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(settings.bp)
+    app.register_blueprint(batch.bp)
     # The API authenticates every request with a bearer token, never a cookie, so CSRF does not apply to it.
     csrf.exempt(api.bp)
     app.register_blueprint(api.bp)

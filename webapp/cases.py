@@ -1,4 +1,5 @@
-"""Case page (issue #3 §3): summary, open tasks, approval timeline, related cases and the live BPMN diagram.
+"""Case page (issue #3 §3, issue #4): summary, open tasks, approval timeline, 流转记录, comments, attachments,
+related cases and the live BPMN diagram.
 
 Everything shown comes from the instance row, the task index and the approval steps; the page never loads the
 workflow. The diagram is drawn in the browser by the bpmn-js viewer served from our own static files: the page
@@ -20,23 +21,43 @@ from werkzeug.wrappers import Response
 
 from webapp.database import get_session
 from workflows import queries
-from workflows.attachments import open_attachment
+from workflows.acting import authority_on
+from workflows.attachments import UploadPolicy, open_attachment, size_text
+from workflows.comments import case_comments
+from workflows.copies import mark_copy_read
 from workflows.db import utcnow
 from workflows.errors import NotFound
 from workflows.inbox import Light, due_light, near_due_limit
 from workflows.models import (
+    ACTION_LABELS,
     DEPARTMENTS,
     ApprovalStep,
     Attachment,
+    CaseAction,
     ProcessInstance,
     TaskIndexEntry,
     TaskStatus,
     User,
 )
 from workflows.records import ROLE_LABELS, redact
-from workflows.routing import Action, RoutingTable, load_routing, task_actions
+from workflows.rollback import withdrawable
+from workflows.routing import Action, RoutingTable, load_routing
 
 bp = Blueprint("cases", __name__)
+
+
+def upload_policy() -> UploadPolicy:
+    """What officials may attach to a case or a step (configuration: CASE_UPLOAD_MAX_BYTES, CASE_UPLOAD_TYPES)."""
+    config = current_app.config
+    return UploadPolicy(
+        max_bytes=int(config["CASE_UPLOAD_MAX_BYTES"]), allowed_types=frozenset(config["CASE_UPLOAD_TYPES"])
+    )
+
+
+def upload_hint() -> str:
+    policy = upload_policy()
+    size = size_text(policy.max_bytes)
+    return _("可上传 %(types)s 文件，单个不超过 %(size)s", types=policy.allowed_names(), size=size)
 
 
 def related_label(kind: str) -> str:
@@ -51,6 +72,7 @@ class OpenTask:
     department: str
     light: Light | None
     can_open: bool  # whether this user may open the task page (to claim or complete it)
+    can_urge: bool  # 催办: anyone who may see the case but cannot decide the task may urge its holder
 
 
 @dataclass(frozen=True)
@@ -77,16 +99,21 @@ def _open_tasks(session: Session, user: User, tasks: Iterable[TaskIndexEntry], r
     )
     now = utcnow()
     near = near_due_limit(now, int(current_app.config["NEAR_DUE_WORKING_DAYS"]))
-    return [
-        OpenTask(
-            entry=task,
-            holder=holders.get(task.claimed_by_id) if task.claimed_by_id is not None else None,
-            department=DEPARTMENTS.get(task.department_code, task.department_code) if task.department_code else "",
-            light=due_light(task.due_at, now, near),
-            can_open=Action.VIEW in task_actions(user, task, routing),
+    rows = []
+    for task in open_entries:
+        # Delegated authority (委托) counts: a delegate opens and decides the principal's tasks.
+        actions = authority_on(session, user, task, routing).actions
+        rows.append(
+            OpenTask(
+                entry=task,
+                holder=holders.get(task.claimed_by_id) if task.claimed_by_id is not None else None,
+                department=DEPARTMENTS.get(task.department_code, task.department_code) if task.department_code else "",
+                light=due_light(task.due_at, now, near),
+                can_open=Action.VIEW in actions,
+                can_urge=Action.COMPLETE not in actions,
+            )
         )
-        for task in open_entries
-    ]
+    return rows
 
 
 def _timeline(steps: Sequence[ApprovalStep]) -> list[TimelineStep]:
@@ -118,16 +145,35 @@ def _unique(ids: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-@bp.route("/cases/<int:instance_id>")
-@login_required
-def show(instance_id: int) -> str:
+@dataclass(frozen=True)
+class FlowRecord:
+    """One 流转记录 line: what was done (转办, 退回, ...), by whom, to whom or what, and why."""
+
+    action: CaseAction
+    label: str
+    reason: str
+
+
+def _flow_records(session: Session, instance_id: int) -> list[FlowRecord]:
+    actions = session.scalars(
+        select(CaseAction).where(CaseAction.instance_id == instance_id).order_by(CaseAction.created_at, CaseAction.id)
+    )
+    return [FlowRecord(a, ACTION_LABELS.get(a.kind, a.kind), redact(a.reason)) for a in actions]
+
+
+def render_case(
+    case: ProcessInstance,
+    user: User,
+    *,
+    op_errors: dict[str, dict[str, str]] | None = None,
+    op_values: dict[str, Any] | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
     session = get_session()
-    user = current_user.user
     routing = load_routing()
-    case = queries.visible_case(session, user, instance_id, routing)
     tasks = queries.case_tasks(session, case.id)
     process = routing.processes.get(case.process_key)
-    return render_template(
+    html = render_template(
         "case.html",
         case=case,
         process_title=process.title if process else case.process_version.name,
@@ -137,7 +183,30 @@ def show(instance_id: int) -> str:
         attachments=session.scalars(
             select(Attachment).where(Attachment.instance_id == case.id).order_by(Attachment.id)
         ).all(),
+        step_titles={task.task_id: task.title for task in tasks},
+        flow_records=_flow_records(session, case.id),
+        comments=case_comments(session, case.id),
+        # 撤回: the user's own done steps whose next holder has not opened the next task yet.
+        withdrawable_tasks=[
+            task for task in tasks if task.completed_by_id == user.id and withdrawable(session, user, task)
+        ],
+        upload_hint=upload_hint(),
+        op_errors=op_errors or {},
+        op_values=op_values or {},
     )
+    return html, status
+
+
+@bp.route("/cases/<int:instance_id>")
+@login_required
+def show(instance_id: int) -> tuple[str, int]:
+    session = get_session()
+    user = current_user.user
+    case = queries.visible_case(session, user, instance_id, load_routing())
+    # Opening a case copied to the user (抄送) marks the copy read.
+    if mark_copy_read(session, user, case.id):
+        session.commit()
+    return render_case(case, user)
 
 
 @bp.route("/cases/<int:instance_id>/attachments/<int:attachment_id>")

@@ -1,4 +1,6 @@
-"""The official's lists: 待办, 部门待办, 已办, 我发起 (issue #3 §2), with the counts shown in the navigation."""
+"""The official's lists: 待办, 部门待办, 已办, 我发起 (issue #3 §2) and 抄送我 (issue #4), with the counts shown
+in the navigation. Rows of 待办 and 部门待办 say whose task it is under 委托 (代X), how often it was urged (催办),
+and carry the checkboxes of 批量审批 (webapp.batch)."""
 
 from __future__ import annotations
 
@@ -10,27 +12,37 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from webapp.database import get_session
+from workflows.acting import principals_of
 from workflows.db import utcnow
 from workflows.inbox import (
     InboxFilter,
     Light,
     Sort,
     View,
+    copied_page,
     default_sort,
     due_light,
     inbox_counts,
     near_due_limit,
+    on_behalf_names,
     started_page,
     task_page,
 )
 from workflows.models import ProcessVersion
+from workflows.reminders import urge_counts
 from workflows.routing import load_routing
 
 bp = Blueprint("inbox", __name__)
 
 
 def nav_views() -> list[tuple[str, str]]:
-    return [(View.MINE, _("待办")), (View.QUEUE, _("部门待办")), (View.DONE, _("已办")), (View.STARTED, _("我发起"))]
+    return [
+        (View.MINE, _("待办")),
+        (View.QUEUE, _("部门待办")),
+        (View.DONE, _("已办")),
+        (View.STARTED, _("我发起")),
+        (View.COPIED, _("抄送我")),
+    ]
 
 
 def url_with(**changes: Any) -> str:
@@ -41,6 +53,7 @@ def url_with(**changes: Any) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["url_with"] = url_with
+
     @app.context_processor
     def navigation() -> dict[str, Any]:
         if not current_user.is_authenticated:
@@ -69,6 +82,7 @@ def request_filter(view: View) -> InboxFilter:
         light=_enum_arg("light", Light, None),
         search=(request.args.get("q") or "").strip() or None,
         sort=_enum_arg("sort", Sort, default_sort(view)),
+        unread_only=view == View.COPIED and request.args.get("unread") == "1",
     )
 
 
@@ -92,9 +106,16 @@ def index() -> str:
     if view == View.STARTED:
         context["cases"] = started_page(session, user, wanted, page=page)
         listing = context["cases"]
+    elif view == View.COPIED:
+        context["copies"] = copied_page(session, user, wanted, page=page)
+        listing = context["copies"]
     else:
-        context["tasks"] = task_page(session, user, view, wanted, now=now, near_limit=near, page=page)
-        listing = context["tasks"]
+        principals = principals_of(session, user)
+        tasks = task_page(session, user, view, wanted, now=now, near_limit=near, page=page, principals=principals)
+        context["tasks"] = listing = tasks
+        if view in (View.MINE, View.QUEUE):
+            context["on_behalf"] = on_behalf_names(user, principals, tasks.items)
+            context["urged"] = urge_counts(session, (task.task_id for task in tasks.items))
     return render_template(
         "inbox.html",
         active_view=view,

@@ -79,6 +79,8 @@ def authority_on(session: Session, user: User, task: TaskLike, routing: RoutingT
 
 
 def _may_delegate_to(principal: User, delegate: User) -> str | None:
+    if principal.role not in (Role.OFFICIAL, Role.HEAD):
+        return "委托人：只有经办人和负责人可以委托"
     if delegate.id == principal.id:
         return "受托人：不能委托给自己"
     if not delegate.active or delegate.role in (Role.ADMIN, Role.SERVICE):

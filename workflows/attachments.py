@@ -32,8 +32,10 @@ JPEG = "image/jpeg"
 PNG = "image/png"
 WEBP = "image/webp"
 HEIC = "image/heic"
+# Scanned documents (整改回复, 通报文件) arrive as PDF; they are always served as downloads, never inline.
+PDF = "application/pdf"
 
-TYPE_NAMES: dict[str, str] = {JPEG: "JPEG", PNG: "PNG", WEBP: "WebP", HEIC: "HEIC"}
+TYPE_NAMES: dict[str, str] = {JPEG: "JPEG", PNG: "PNG", PDF: "PDF", WEBP: "WebP", HEIC: "HEIC"}
 # Brands of the ISO base media "ftyp" box that mean an HEIF/HEIC still image.
 _HEIC_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"})
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -78,11 +80,13 @@ def _type_order(kind: str) -> int:
 
 
 def sniff_type(data: bytes) -> str | None:
-    """The image type named by the file's magic bytes, or None for anything else."""
+    """The type named by the file's magic bytes (an image or PDF), or None for anything else."""
     if data.startswith(b"\xff\xd8\xff"):
         return JPEG
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return PNG
+    if data.startswith(b"%PDF-"):
+        return PDF
     if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return WEBP
     if len(data) >= 12 and data[4:8] == b"ftyp" and data[8:12] in _HEIC_BRANDS:
@@ -127,7 +131,8 @@ def upload_problem(upload: Upload, policy: UploadPolicy) -> str | None:
     kind = sniff_type(upload.data)
     if kind not in policy.allowed_types:
         sent = f"（实为 {TYPE_NAMES[kind]}）" if kind in TYPE_NAMES else ""
-        return f"文件“{name}”不是 {policy.allowed_names()} 图片{sent}"
+        noun = "文件" if PDF in policy.allowed_types else "图片"
+        return f"文件“{name}”不是 {policy.allowed_names()} {noun}{sent}"
     return None
 
 

@@ -246,7 +246,7 @@ def copied_page(
         query = query.order_by(CaseCopy.created_at.desc(), CaseCopy.id.desc())
     else:
         query = query.order_by(CaseCopy.read_at.is_not(None), CaseCopy.created_at.desc(), CaseCopy.id.desc())
-    items = session.execute(query.limit(per_page).offset((page - 1) * per_page)).tuples().all()
+    items = [(copy, case) for copy, case in session.execute(query.limit(per_page).offset((page - 1) * per_page))]
     # Counted on the copy's id alone: the joined select has two `id` columns a subquery would have to rename.
     return Page(items, _count(session, query.with_only_columns(CaseCopy.id)), page, per_page)
 

@@ -23,7 +23,7 @@ from workflows.acting import Authority
 from workflows.audit import record_event
 from workflows.db import utcnow
 from workflows.engine.runtime import load_workflow
-from workflows.errors import NotFound, OperationRefused
+from workflows.errors import NotFound, OperationRefused, PermissionDenied
 from workflows.models import (
     ActionKind,
     ApprovalStep,
@@ -221,8 +221,10 @@ def withdraw_task(
     entry = session.scalar(
         select(TaskIndexEntry).where(TaskIndexEntry.instance_id == instance_id, TaskIndexEntry.task_id == task_id)
     )
-    if entry is None or entry.completed_by_id != user.id or entry.status != TaskStatus.COMPLETED:
-        raise NotFound("没有可撤回的已办环节")
+    if entry is None:
+        raise NotFound("任务不存在")
+    if entry.completed_by_id != user.id or entry.status != TaskStatus.COMPLETED:
+        raise PermissionDenied("只能撤回本人已办理的环节")
     if instance.status != InstanceStatus.RUNNING:
         raise OperationRefused("案件已办结，不能撤回")
     if len(reason) > MAX_REASON_LENGTH:

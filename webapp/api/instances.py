@@ -1,4 +1,4 @@
-"""Cases: /api/v1/instances/<id> and its approval record as PDF."""
+"""Cases: /api/v1/instances/<id> (marks a copy to the reader read) and its approval record as PDF."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from webapp.api.auth import api_user
 from webapp.api.shapes import Shapes
 from webapp.database import get_session
+from workflows.copies import mark_copy_read
 from workflows.queries import visible_case
 from workflows.routing import load_routing
 
@@ -17,7 +18,11 @@ def register(bp: Blueprint) -> None:
     def get_instance(instance_id: int) -> Response:
         session, user, routing = get_session(), api_user(), load_routing()
         instance = visible_case(session, user, instance_id, routing)
-        return jsonify(Shapes(session, user, routing).instance(instance))
+        answer = Shapes(session, user, routing).instance(instance)
+        # Reading a case copied to one (抄送我) marks the copy read, as opening its page does.
+        if mark_copy_read(session, user, instance.id):
+            session.commit()
+        return jsonify(answer)
 
     @bp.get("/instances/<int:instance_id>/record.pdf")
     def get_record_pdf(instance_id: int) -> Response:

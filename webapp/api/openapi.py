@@ -6,47 +6,27 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
+from webapp.api import openapi_collab, openapi_collab_schemas
+from webapp.api.openapi_common import (
+    BAD_BODY,
+    CONFLICT,
+    INSTANCE_ID,
+    INVALID,
+    NOT_FOUND,
+    PROCESS_KEY,
+    TASK_ID,
+    TIME,
+    UNAUTHORIZED,
+    JsonSchema,
+    error,
+    json_body,
+    nullable,
+    query,
+    ref,
+)
+
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
-
-JsonSchema = dict[str, Any]
-
-
-def _ref(name: str) -> JsonSchema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _nullable(kind: str, **extra: Any) -> JsonSchema:
-    return {"type": [kind, "null"], **extra}
-
-
-def _json(schema: JsonSchema, description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _error(description: str) -> dict[str, Any]:
-    return _json(_ref("Error"), description)
-
-
-UNAUTHORIZED = {
-    **_error("缺少令牌，或令牌无效、过期、已吊销"),
-    "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "description": 'Bearer realm="UnionFlow"'}},
-}
-NOT_FOUND = _error("不存在，或当前用户无权查看（两者不加区分）")
-CONFLICT = _error("任务已被处理、已被他人认领，或案件已被他人更新")
-INVALID = _json(_ref("ValidationError"), "表单校验失败：errors 按字段给出中文说明")
-BAD_BODY = _error("请求体不是 JSON 对象")
-
-TASK_ID = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
-INSTANCE_ID = {"name": "instance_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-PROCESS_KEY = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}, "example": "hazard_report"}
-
-
-def _query(name: str, schema: JsonSchema, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
-
-
-TIME = _nullable("string", format="date-time", description="ISO 8601，北京时间，带时区偏移")
 
 SCHEMAS: dict[str, JsonSchema] = {
     "Error": {
@@ -82,12 +62,12 @@ SCHEMAS: dict[str, JsonSchema] = {
     },
     "ProcessDetail": {
         "allOf": [
-            _ref("Process"),
+            ref("Process"),
             {
                 "type": "object",
                 "required": ["start_form"],
                 "properties": {
-                    "start_form": _nullable("object", description="发起表单的 JSON Schema（Draft 2020-12）"),
+                    "start_form": nullable("object", description="发起表单的 JSON Schema（Draft 2020-12）"),
                 },
             },
         ]
@@ -116,31 +96,38 @@ SCHEMAS: dict[str, JsonSchema] = {
             "bpmn_id": {"type": "string"},
             "process": {"type": "string"},
             "lane": {"type": "string"},
-            "department": _nullable("string", description="部门代码，如 econ-labour；无部门的泳道为 null"),
+            "department": nullable("string", description="部门代码，如 econ-labour；无部门的泳道为 null"),
             "org_unit": {"type": "string", "description": "组织代码，如 210211"},
             "status": {"enum": ["ready", "completed"]},
-            "claimed_by": _nullable("string", description="认领人用户名"),
-            "completed_by": _nullable("string"),
+            "claimed_by": nullable("string", description="认领人（办理人）用户名"),
+            "assigned_to": nullable("string", description="指定签署人用户名（加签人、会签人）；只有此人可以提交"),
+            "completed_by": nullable("string"),
             "ready_at": TIME,
             "due_at": TIME,
             "completed_at": TIME,
             "actions": {
                 "type": "array",
-                "items": {"enum": ["view", "claim", "release", "complete"]},
-                "description": "当前用户可执行的操作",
+                "items": {"enum": ["view", "claim", "release", "complete", "transfer", "return", "add_signer"]},
+                "description": "当前用户可执行的操作（含受委托代办的）：查看、认领、退回认领、办理、转办、退回、加签",
             },
+            "on_behalf_of": nullable("string", description="受委托代办时，委托人的用户名"),
         },
     },
     "TaskDetail": {
         "allOf": [
-            _ref("Task"),
+            ref("Task"),
             {
                 "type": "object",
                 "required": ["form", "data"],
                 "properties": {
-                    "form": _nullable("object", description="任务表单的 JSON Schema"),
-                    "decision_field": _nullable("string", description="顶层 decision 对应的表单字段"),
+                    "form": nullable("object", description="任务表单的 JSON Schema"),
+                    "decision_field": nullable("string", description="顶层 decision 对应的表单字段"),
                     "data": {"type": "object", "description": "表单字段的当前值（不含身份证号、银行卡号）"},
+                    "returned": {
+                        "oneOf": [ref("Returned"), {"type": "null"}],
+                        "description": "本环节是被退回来的：谁、从哪一环节、为何退回",
+                    },
+                    "withdrawable": {"type": "boolean", "description": "当前用户能否撤回此已办环节"},
                 },
             },
         ]
@@ -149,7 +136,7 @@ SCHEMAS: dict[str, JsonSchema] = {
         "type": "object",
         "required": ["items", "total"],
         "properties": {
-            "items": {"type": "array", "items": _ref("Task")},
+            "items": {"type": "array", "items": ref("Task")},
             "total": {"type": "integer"},
             "page": {"type": "integer"},
             "per_page": {"type": "integer"},
@@ -167,10 +154,15 @@ SCHEMAS: dict[str, JsonSchema] = {
             "role": {"type": "string"},
             "org_unit": {"type": "string", "description": "组织代码"},
             "org_unit_name": {"type": "string"},
-            "department": _nullable("string"),
-            "decision": _nullable("string"),
-            "opinion": _nullable("string", description="审批意见"),
+            "department": nullable("string"),
+            "decision": nullable("string"),
+            "opinion": nullable("string", description="审批意见"),
             "at": {"type": "string", "format": "date-time"},
+            "kind": {"enum": ["step", "added_sign"], "description": "step：办理环节；added_sign：加签意见"},
+            "on_behalf_of": nullable("string", description="委托人用户名：办理人代其办理（X（代Y））"),
+            "on_behalf_of_name": nullable("string", description="委托人姓名"),
+            "withdrawn": {"type": "boolean", "description": "已撤回：保留在记录中并注明"},
+            "withdrawn_at": TIME,
         },
     },
     "Instance": {
@@ -184,11 +176,14 @@ SCHEMAS: dict[str, JsonSchema] = {
             "process_version": {"type": "integer"},
             "status": {"enum": ["running", "completed", "suspended", "terminated"]},
             "org_unit": {"type": "string", "description": "案件所属单位代码"},
-            "started_by": _nullable("string"),
+            "started_by": nullable("string"),
             "started_at": TIME,
             "completed_at": TIME,
-            "tasks": {"type": "array", "items": _ref("Task"), "description": "待办理的任务"},
-            "steps": {"type": "array", "items": _ref("Step"), "description": "审批记录"},
+            "tasks": {"type": "array", "items": ref("Task"), "description": "待办理的任务"},
+            "steps": {"type": "array", "items": ref("Step"), "description": "审批记录"},
+            "actions": {"type": "array", "items": ref("CaseAction"), "description": "流转记录"},
+            "comments": {"type": "array", "items": ref("Comment"), "description": "评论（备注）"},
+            "attachments": {"type": "array", "items": ref("Attachment"), "description": "附件"},
         },
     },
     "StartRequest": {
@@ -206,7 +201,7 @@ SCHEMAS: dict[str, JsonSchema] = {
     "Completion": {
         "type": "object",
         "required": ["instance", "next_tasks"],
-        "properties": {"instance": _ref("Instance"), "next_tasks": {"type": "array", "items": _ref("Task")}},
+        "properties": {"instance": ref("Instance"), "next_tasks": {"type": "array", "items": ref("Task")}},
     },
 }
 
@@ -217,9 +212,9 @@ def _task_action(summary: str) -> dict[str, Any]:
             "summary": summary,
             "parameters": [TASK_ID],
             "responses": {
-                "200": _json(_ref("Task"), "操作后的任务"),
+                "200": json_body(ref("Task"), "操作后的任务"),
                 "401": UNAUTHORIZED,
-                "403": _error("无权执行此操作"),
+                "403": error("无权执行此操作"),
                 "404": NOT_FOUND,
                 "409": CONFLICT,
             },
@@ -232,7 +227,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "已部署的流程",
             "responses": {
-                "200": _json({"type": "array", "items": _ref("Process")}, "每个流程的最新版本"),
+                "200": json_body({"type": "array", "items": ref("Process")}, "每个流程的最新版本"),
                 "401": UNAUTHORIZED,
             },
         }
@@ -241,22 +236,22 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "流程及其发起表单",
             "parameters": [PROCESS_KEY],
-            "responses": {"200": _json(_ref("ProcessDetail"), "流程"), "401": UNAUTHORIZED, "404": NOT_FOUND},
+            "responses": {"200": json_body(ref("ProcessDetail"), "流程"), "401": UNAUTHORIZED, "404": NOT_FOUND},
         }
     },
     "/api/v1/processes/{key}/instances": {
         "post": {
             "summary": "发起案件",
             "parameters": [PROCESS_KEY],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("StartRequest")}}},
+            "requestBody": {"required": True, "content": {"application/json": {"schema": ref("StartRequest")}}},
             "responses": {
                 "201": {
-                    **_json(_ref("Instance"), "新案件"),
+                    **json_body(ref("Instance"), "新案件"),
                     "headers": {"Location": {"schema": {"type": "string"}}},
                 },
                 "400": BAD_BODY,
                 "401": UNAUTHORIZED,
-                "403": _error("当前用户所在单位不能发起此流程"),
+                "403": error("当前用户所在单位不能发起此流程"),
                 "404": NOT_FOUND,
                 "422": INVALID,
             },
@@ -266,22 +261,23 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "任务列表：待办、部门待办、已办",
             "parameters": [
-                _query("view", {"enum": ["mine", "queue", "done"], "default": "mine"}, "待办、部门待办、已办"),
-                _query("process", {"type": "string"}, "只看此流程"),
-                _query("light", {"enum": ["red", "yellow", "green"]}, "红黄灯：逾期、临近到期、正常"),
-                _query("q", {"type": "string"}, "按案件编号或标题搜索"),
-                _query("sort", {"enum": ["due", "newest", "oldest"], "default": "due"}, "排序"),
-                _query("page", {"type": "integer", "minimum": 1, "default": 1}, "页码"),
-                _query("per_page", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "每页条数"),
+                query("view", {"enum": ["mine", "queue", "done"], "default": "mine"}, "待办、部门待办、已办"),
+                query("process", {"type": "string"}, "只看此流程"),
+                query("light", {"enum": ["red", "yellow", "green"]}, "红黄灯：逾期、临近到期、正常"),
+                query("q", {"type": "string"}, "按案件编号或标题搜索"),
+                query("sort", {"enum": ["due", "newest", "oldest"], "default": "due"}, "排序"),
+                query("page", {"type": "integer", "minimum": 1, "default": 1}, "页码"),
+                query("per_page", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "每页条数"),
             ],
-            "responses": {"200": _json(_ref("TaskPage"), "一页任务"), "401": UNAUTHORIZED, "422": INVALID},
+            "responses": {"200": json_body(ref("TaskPage"), "一页任务"), "401": UNAUTHORIZED, "422": INVALID},
         }
     },
     "/api/v1/tasks/{task_id}": {
         "get": {
             "summary": "任务、表单及当前值",
+            "description": "可办理此任务的人读取它，即视为已查看：上一环节的办理人从此不能撤回。",
             "parameters": [TASK_ID],
-            "responses": {"200": _json(_ref("TaskDetail"), "任务"), "401": UNAUTHORIZED, "404": NOT_FOUND},
+            "responses": {"200": json_body(ref("TaskDetail"), "任务"), "401": UNAUTHORIZED, "404": NOT_FOUND},
         }
     },
     "/api/v1/tasks/{task_id}/claim": _task_action("认领任务"),
@@ -290,12 +286,12 @@ PATHS: dict[str, Any] = {
         "post": {
             "summary": "提交任务表单，办结此步骤",
             "parameters": [TASK_ID],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("CompleteRequest")}}},
+            "requestBody": {"required": True, "content": {"application/json": {"schema": ref("CompleteRequest")}}},
             "responses": {
-                "200": _json(_ref("Completion"), "案件及其下一步任务"),
+                "200": json_body(ref("Completion"), "案件及其下一步任务"),
                 "400": BAD_BODY,
                 "401": UNAUTHORIZED,
-                "403": _error("无权办理此任务"),
+                "403": error("无权办理此任务"),
                 "404": NOT_FOUND,
                 "409": CONFLICT,
                 "422": INVALID,
@@ -304,9 +300,10 @@ PATHS: dict[str, Any] = {
     },
     "/api/v1/instances/{instance_id}": {
         "get": {
-            "summary": "案件：状态、待办任务、审批记录",
+            "summary": "案件：状态、待办任务、审批记录、流转记录、评论、附件",
+            "description": "读取抄送给自己的案件，即把该抄送标记为已读。",
             "parameters": [INSTANCE_ID],
-            "responses": {"200": _json(_ref("Instance"), "案件"), "401": UNAUTHORIZED, "404": NOT_FOUND},
+            "responses": {"200": json_body(ref("Instance"), "案件"), "401": UNAUTHORIZED, "404": NOT_FOUND},
         }
     },
     "/api/v1/instances/{instance_id}/record.pdf": {
@@ -346,10 +343,10 @@ def document() -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}],
-        "paths": PATHS,
+        "paths": {**PATHS, **openapi_collab.PATHS},
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **openapi_collab_schemas.SCHEMAS},
         },
     }
 

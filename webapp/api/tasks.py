@@ -13,16 +13,20 @@ from werkzeug.wrappers import Response
 import forms
 from webapp.api.auth import api_user
 from webapp.api.body import int_arg, json_object, object_member, optional_text
-from webapp.api.shapes import Shapes
+from webapp.api.shapes import Shapes, timestamp
 from webapp.api.transaction import run_action
 from webapp.database import get_session
+from workflows.acting import authority_on
 from workflows.db import utcnow
 from workflows.engine.deployment import properties, specs_for
 from workflows.inbox import MAX_PER_PAGE, InboxFilter, Light, Sort, View, default_sort, near_due_limit, task_page
 from workflows.models import ApprovalStep, ProcessVersion, TaskIndexEntry, TaskStatus, User
 from workflows.operations import DECISION_PROPERTY, claim_task, complete_task, jsonable, release_task
 from workflows.queries import DEFAULT_PAGE_SIZE, visible_task
+from workflows.records import redact
+from workflows.rollback import note_opened, return_reason_for, withdrawable
 from workflows.routing import load_routing
+from workflows.task_index import ADDED_SIGN_FORM
 
 TASK_VIEWS = (View.MINE, View.QUEUE, View.DONE)
 
@@ -87,6 +91,39 @@ def _merge(data: dict[str, Any], given: str, value: str | None, field: str | Non
     data[field] = value
 
 
+def task_decision_field(entry: TaskIndexEntry, form: forms.FormDefinition | None) -> str | None:
+    """Where `decision` goes for this task: an added signer (加签) answers 同意/不同意 in the sign form's own field."""
+    if entry.form_name == ADDED_SIGN_FORM:
+        return "decision"
+    return decision_field(entry.instance.process_version, entry.bpmn_id, form)
+
+
+def step_data(
+    entry: TaskIndexEntry, submitted: dict[str, Any], decision: str | None, opinion: str | None
+) -> dict[str, Any]:
+    """The form data to complete `entry` with: `data` plus the top-level `decision` and `opinion`, if given."""
+    form = form_of(entry)
+    data = dict(submitted)
+    _merge(data, "decision", decision, task_decision_field(entry, form))
+    _merge(data, "opinion", opinion, "opinion" if form is not None and "opinion" in form.fields else None)
+    return data
+
+
+def returned(session: Session, entry: TaskIndexEntry) -> dict[str, Any] | None:
+    """Why the case came back to this open step (退回), for its holder: who sent it back, from where, and why."""
+    action = return_reason_for(session, entry)
+    if action is None:
+        return None
+    by = session.get(User, action.actor_id) if action.actor_id is not None else None
+    return {
+        "by": by.username if by is not None else None,
+        "by_name": action.actor_name,
+        "from_step": action.step_title,
+        "reason": redact(action.reason),
+        "at": timestamp(action.created_at),
+    }
+
+
 def register(bp: Blueprint) -> None:
     @bp.get("/tasks")
     def list_tasks() -> Response:
@@ -118,14 +155,19 @@ def register(bp: Blueprint) -> None:
         session, user, routing = get_session(), api_user(), load_routing()
         entry = visible_task(session, user, task_id, routing)
         form = form_of(entry)
-        return jsonify(
-            {
-                **Shapes(session, user, routing).task(entry),
-                "form": form.schema if form is not None else None,
-                "decision_field": decision_field(entry.instance.process_version, entry.bpmn_id, form),
-                "data": current_values(session, entry, form),
-            }
-        )
+        # Reading a task one may act on counts as opening it, as the task page does: from now on the previous
+        # step's author can no longer withdraw it (撤回).
+        note_opened(session, entry, authority_on(session, user, entry, routing))
+        answer = {
+            **Shapes(session, user, routing).task(entry),
+            "form": form.schema if form is not None else None,
+            "decision_field": task_decision_field(entry, form),
+            "data": current_values(session, entry, form),
+            "returned": returned(session, entry),
+            "withdrawable": withdrawable(session, user, entry),
+        }
+        session.commit()
+        return jsonify(answer)
 
     @bp.post("/tasks/<task_id>/claim")
     def claim(task_id: str) -> Response:
@@ -158,10 +200,7 @@ def register(bp: Blueprint) -> None:
 
         def action(session: Session, user: User) -> dict[str, Any]:
             entry = visible_task(session, user, task_id, routing)
-            form = form_of(entry)
-            data = dict(submitted)
-            _merge(data, "decision", decision, decision_field(entry.instance.process_version, entry.bpmn_id, form))
-            _merge(data, "opinion", opinion, "opinion" if form is not None and "opinion" in form.fields else None)
+            data = step_data(entry, submitted, decision, opinion)
             completion = complete_task(session, user, entry.instance_id, task_id, data, routing=routing)
             shapes = Shapes(session, user, routing)
             return {
