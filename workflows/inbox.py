@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -181,12 +181,11 @@ def task_page(
     return Page(items, _count(session, query), page, per_page)
 
 
-def started_page(
-    session: Session, user: User, wanted: InboxFilter, *, page: int = 1, per_page: int = queries.DEFAULT_PAGE_SIZE
-) -> Page[ProcessInstance]:
-    """我发起: the cases I started; sorted newest first unless asked otherwise."""
-    page, per_page = clamp_page(page, per_page)
-    query = select(ProcessInstance).where(ProcessInstance.started_by_id == user.id)
+CaseQuery = TypeVar("CaseQuery", bound="Select[*tuple[Any, ...]]")
+
+
+def _cases_matching(query: CaseQuery, wanted: InboxFilter) -> CaseQuery:
+    """The process filter and the search by case number or title, on a query that selects cases."""
     if wanted.process:
         query = query.where(ProcessInstance.process_key == wanted.process)
     if wanted.search:
@@ -197,6 +196,16 @@ def started_page(
                 ProcessInstance.title.contains(term, autoescape=True),
             )
         )
+    return query
+
+
+def started_page(
+    session: Session, user: User, wanted: InboxFilter, *, page: int = 1, per_page: int = queries.DEFAULT_PAGE_SIZE
+) -> Page[ProcessInstance]:
+    """我发起: the cases I started; sorted newest first unless asked otherwise."""
+    page, per_page = clamp_page(page, per_page)
+    query = select(ProcessInstance).where(ProcessInstance.started_by_id == user.id)
+    query = _cases_matching(query, wanted)
     if wanted.sort == Sort.OLDEST:
         query = query.order_by(ProcessInstance.created_at, ProcessInstance.id)
     else:
@@ -230,16 +239,7 @@ def copied_page(
     """抄送我: copies of cases to the user with their case, unread first unless asked otherwise."""
     page, per_page = clamp_page(page, per_page)
     query = copied_to_me_query(user, unread_only=wanted.unread_only).order_by(None)
-    if wanted.process:
-        query = query.where(ProcessInstance.process_key == wanted.process)
-    if wanted.search:
-        term = wanted.search.strip()
-        query = query.where(
-            or_(
-                ProcessInstance.case_number.contains(term, autoescape=True),
-                ProcessInstance.title.contains(term, autoescape=True),
-            )
-        )
+    query = _cases_matching(query, wanted)
     if wanted.sort == Sort.OLDEST:
         query = query.order_by(CaseCopy.created_at, CaseCopy.id)
     elif wanted.sort == Sort.NEWEST:
