@@ -437,6 +437,10 @@ def test_comments_on_a_case(api: ConventionsApi) -> None:
     field_error(api.post(path, "ganjingzi2", {"body": " "}), "body")
     other = api.open_task(api.start_report()["id"], "register_report", "ganjingzi1")
     field_error(api.post(path, "ganjingzi2", {"body": "错放", "task_id": other["id"]}), "task_id")
+    # The city admin sees the case but never acts on it.
+    assert api.get(path, "admin").status_code == 200
+    assert_error(api.post(path, "admin", {"body": "管理员评论"}), 403)
+    assert_error(api.post(f"/api/v1/instances/{case['id']}/copies", "admin", {"users": ["jingji1"]}), 403)
     assert_error(api.get(path, "zhongshan1"), 404)
     assert_error(api.post(path, "zhongshan1", {"body": "看不到"}), 404)
 

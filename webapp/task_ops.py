@@ -30,7 +30,7 @@ from workflows.comments import add_comment
 from workflows.copies import copy_case
 from workflows.errors import CaseChanged, NotFound, PermissionDenied
 from workflows.handover import transfer_task
-from workflows.models import ProcessInstance, Role, TaskIndexEntry, TaskStatus, User
+from workflows.models import ProcessInstance, TaskIndexEntry, TaskStatus, User
 from workflows.reminders import urge_task
 from workflows.rollback import return_task, withdraw_task
 from workflows.routing import Action, load_routing
@@ -168,12 +168,7 @@ def withdraw(task_id: str) -> Response | tuple[str, int]:
 
 
 def _visible_case(instance_id: int) -> ProcessInstance:
-    """The case to act on: 404 if invisible; 403 for administrators, who see cases but never act on them."""
-    user = current_user.user
-    case = queries.visible_case(get_session(), user, instance_id, load_routing())
-    if user.role not in (Role.OFFICIAL, Role.HEAD):
-        raise PermissionDenied(_("无权执行此操作"))
-    return case
+    return queries.case_to_act_on(get_session(), current_user.user, instance_id, load_routing())
 
 
 def _case_task(case: ProcessInstance, task_id: str) -> TaskIndexEntry:

@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from workflows.acting import authority_on, principals_of
-from workflows.errors import NotFound
+from workflows.errors import NotFound, PermissionDenied
 from workflows.models import (
     ApprovalStep,
     CaseAction,
@@ -148,6 +148,15 @@ def visible_case(session: Session, user: User, instance_id: int, routing: Routin
         for viewer in viewers
     ) and not (user.active and took_part(session, user, instance_id)):
         raise NotFound("案件不存在")
+    return instance
+
+
+def case_to_act_on(session: Session, user: User, instance_id: int, routing: RoutingTable) -> ProcessInstance:
+    """The case, for copying, urging, commenting or attaching: NotFound if invisible; PermissionDenied for
+    administrators and service accounts, who may see cases but never act on them."""
+    instance = visible_case(session, user, instance_id, routing)
+    if user.role not in (Role.OFFICIAL, Role.HEAD):
+        raise PermissionDenied("无权执行此操作")
     return instance
 
 

@@ -7,6 +7,7 @@ already written stay on the record; a withdrawn one is marked, a return is a 流
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import datetime
 
 from SpiffWorkflow.bpmn.specs.defaults import InclusiveGateway, ParallelGateway
@@ -50,11 +51,10 @@ def record_opening(session: Session, instance_id: int, task_id: str, user: User)
     )
     if exists is not None:
         return
-    try:
-        with session.begin_nested():
-            session.add(TaskOpening(instance_id=instance_id, task_id=task_id, user_id=user.id))
-    except IntegrityError:
-        pass  # opened at the same moment in another request: already recorded
+    # Two requests of the same person may open the task at once; the unique key keeps one row, the other
+    # request's insert is rolled back to its savepoint and the opening stands as recorded.
+    with suppress(IntegrityError), session.begin_nested():
+        session.add(TaskOpening(instance_id=instance_id, task_id=task_id, user_id=user.id))
 
 
 def note_opened(session: Session, entry: TaskIndexEntry, authority: Authority) -> None:

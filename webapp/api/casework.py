@@ -19,23 +19,14 @@ from webapp.api.auth import api_user
 from webapp.api.body import fields_renamed, json_object, optional_text, required_text, text, text_list, users_named
 from webapp.api.shapes import Shapes
 from webapp.api.transaction import run_action
+from webapp.cases import upload_policy
 from webapp.database import get_session
 from workflows import comments, copies
-from workflows.attachments import JPEG, PDF, PNG, UploadPolicy, open_attachment, store_attachment
+from workflows.attachments import open_attachment, store_attachment
 from workflows.errors import NotFound
 from workflows.models import Attachment, ProcessInstance, TaskIndexEntry, User
-from workflows.queries import visible_case
+from workflows.queries import case_to_act_on, visible_case
 from workflows.routing import load_routing
-
-# The same configuration keys, and defaults, as the case page's upload (webapp/__init__.py).
-DEFAULT_CASE_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
-DEFAULT_CASE_UPLOAD_TYPES = (JPEG, PNG, PDF)
-
-
-def case_upload_policy() -> UploadPolicy:
-    max_bytes = current_app.config.get("CASE_UPLOAD_MAX_BYTES") or DEFAULT_CASE_UPLOAD_MAX_BYTES
-    types = current_app.config.get("CASE_UPLOAD_TYPES") or DEFAULT_CASE_UPLOAD_TYPES
-    return UploadPolicy(max_bytes=int(max_bytes), allowed_types=frozenset(types))
 
 
 def _case_task(session: Session, instance: ProcessInstance, task_id: str | None) -> str | None:
@@ -58,7 +49,7 @@ def register(bp: Blueprint) -> None:
         routing, body = load_routing(), json_object()
 
         def action(session: Session, user: User) -> list[dict[str, Any]]:
-            instance = visible_case(session, user, instance_id, routing)
+            instance = case_to_act_on(session, user, instance_id, routing)
             recipients = users_named(session, text_list(body, "users"), "users")
             with fields_renamed({"recipients": "users"}):
                 made = copies.copy_case(session, user, instance, recipients, text(body, "note"))
@@ -79,7 +70,7 @@ def register(bp: Blueprint) -> None:
         routing, body = load_routing(), json_object()
 
         def action(session: Session, user: User) -> dict[str, Any]:
-            instance = visible_case(session, user, instance_id, routing)
+            instance = case_to_act_on(session, user, instance_id, routing)
             task_id = _case_task(session, instance, optional_text(body, "task_id"))
             comment = comments.add_comment(session, user, instance, required_text(body, "body"), task_id=task_id)
             return Shapes(session, user, routing).comment(comment)
@@ -88,7 +79,7 @@ def register(bp: Blueprint) -> None:
 
     @bp.post("/instances/<int:instance_id>/attachments")
     def upload_attachment(instance_id: int) -> tuple[Response, int]:
-        routing, policy = load_routing(), case_upload_policy()
+        routing, policy = load_routing(), upload_policy()
         directory = current_app.config["UPLOAD_DIR"]
         upload = request.files.get("file")
         # Read once, here: a re-run of the action after a lost race must see the same bytes.
@@ -96,7 +87,7 @@ def register(bp: Blueprint) -> None:
         raw_task_id = request.form.get("task_id")
 
         def action(session: Session, user: User) -> dict[str, Any]:
-            instance = visible_case(session, user, instance_id, routing)
+            instance = case_to_act_on(session, user, instance_id, routing)
             task_id = _case_task(session, instance, raw_task_id)
             if data is None:
                 raise forms.FormValidationError({"file": _("请以 multipart/form-data 上传 file 字段")})
