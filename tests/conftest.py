@@ -114,6 +114,12 @@ def app_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
+def fresh_database_url(tmp_path: Path) -> str:
+    """The URL of a new, empty database (no tables) for tests that run the real commands or a server process."""
+    return f"sqlite:///{tmp_path / 'fresh.db'}"
+
+
+@pytest.fixture
 def app(app_db_template: Path, tmp_path: Path) -> Iterator[Flask]:
     db_path = tmp_path / "app.db"
     shutil.copy(app_db_template, db_path)
