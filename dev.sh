@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # UnionFlow's two entry points on a fresh Debian machine with Python 3.11:
 #   ./dev.sh run    install what is missing, migrate, load demo data, serve http://127.0.0.1:5000
-#   ./dev.sh test   install what is missing, then ruff, mypy and the test suite
+#   ./dev.sh test   install what is missing, then ruff, mypy and the test suite on SQLite and on PostgreSQL
 # Both are idempotent: a second run only checks and skips.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 # WeasyPrint needs Pango; CJK fonts and HarfBuzz subsetting make Chinese PDFs render correctly and fast.
 APT_PACKAGES=(fonts-noto-cjk libharfbuzz-subset0 poppler-utils libpango-1.0-0 libpangoft2-1.0-0)
-# The end-to-end tests drive Debian's Chromium through Playwright (never a downloaded browser).
-TEST_APT_PACKAGES=(chromium)
+# The end-to-end tests drive Debian's Chromium through Playwright (never a downloaded browser); the suite's second
+# pass starts a throwaway PostgreSQL server of its own (tests/postgres_server.py).
+TEST_APT_PACKAGES=(chromium postgresql)
 VENV=.venv
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
@@ -63,7 +64,13 @@ case "$cmd" in
         shift
         "$VENV/bin/ruff" check .
         "$VENV/bin/mypy"
-        "$VENV/bin/pytest" "$@"
+        # The whole suite on both databases, unless UNIONFLOW_TEST_DB (sqlite|postgres) picks one.
+        if [ -n "${UNIONFLOW_TEST_DB:-}" ]; then
+            "$VENV/bin/pytest" "$@"
+        else
+            "$VENV/bin/pytest" --db=sqlite "$@"
+            "$VENV/bin/pytest" --db=postgres "$@"
+        fi
         ;;
     *)
         echo "usage: ./dev.sh run | ./dev.sh test [pytest args]" >&2

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,9 +34,9 @@ def count_rows(app: Flask, model: type[Any]) -> int:
 
 
 @pytest.fixture
-def fresh_app(tmp_path: Path) -> Iterator[Flask]:
-    """An app over a database file that does not exist yet."""
-    application = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path}/fresh.db", "SECRET_KEY": "test"})
+def fresh_app(fresh_database_url: str) -> Iterator[Flask]:
+    """An app over an empty database."""
+    application = create_app({"TESTING": True, "DATABASE_URL": fresh_database_url, "SECRET_KEY": "test"})
     yield application
     engine(application).dispose()
 

@@ -404,7 +404,7 @@ FlaskCommand = Callable[..., Result]
 
 
 @pytest.fixture
-def flask(tmp_path: Path) -> Iterator[FlaskCommand]:
+def flask(fresh_database_url: str) -> Iterator[FlaskCommand]:
     """`flask --app webapp ...` against a fresh database that `flask init-db` prepared.
 
     The commands are plain click commands that rely on the `flask` group to push the app context (as it does in
@@ -413,7 +413,7 @@ def flask(tmp_path: Path) -> Iterator[FlaskCommand]:
     from webapp import create_app
     from webapp.database import engine
 
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path}/cli.db"})
+    app = create_app({"TESTING": True, "DATABASE_URL": fresh_database_url})
     runner = app.test_cli_runner()
     group = FlaskGroup(create_app=lambda: app)
 

@@ -9,7 +9,6 @@ CSRF protection ON: the browser only gets through if every form the journey post
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from playwright.sync_api import Browser, Error, Page, Request, sync_playwright
 from sqlalchemy import select
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from tests.conftest import Databases
 from tests.workflow_helpers import complete, open_task, start_report
 from webapp import create_app
 from webapp import database as webapp_database
@@ -61,10 +61,10 @@ class LiveApp:
 
 
 @pytest.fixture(scope="module")
-def live_app(app_db_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
-    db_path = tmp_path_factory.mktemp("e2e") / "app.db"
-    shutil.copy(app_db_template, db_path)
-    app = create_app({"DATABASE_URL": f"sqlite:///{db_path}", "SECRET_KEY": "e2e-secret", "WTF_CSRF_ENABLED": True})
+def live_app(databases: Databases, app_db_template: str) -> Iterator[LiveApp]:
+    app = create_app(
+        {"DATABASE_URL": databases.new(template=app_db_template), "SECRET_KEY": "e2e-secret", "WTF_CSRF_ENABLED": True}
+    )
     assert app.config["WTF_CSRF_ENABLED"] is True and not app.testing
     # Arrange through the workflow layer: 现场核查 ready and unclaimed in 甘井子区总工会's queue.
     with webapp_database.session_factory(app)() as session:

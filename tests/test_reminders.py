@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tests.workflow_helpers import complete, open_task, start_report, user
@@ -46,6 +47,21 @@ def due(session: Session, entry: TaskIndexEntry, due_at: datetime | None) -> Tas
 
 
 # --- Automatic reminders -------------------------------------------------------------------------------------------
+
+
+def test_the_database_keeps_automatic_reminders_at_one_per_task_and_kind(world: Session) -> None:
+    """A second scheduler in another process cannot add a duplicate, whatever it read before (issue #5)."""
+    case, triage = registered(world)
+    due(world, triage, NOW - timedelta(days=1))
+    assert send_due_reminders(world, NOW, NEAR) == 1
+    with pytest.raises(IntegrityError), world.begin_nested():
+        world.add(Reminder(instance_id=case.id, task_id=triage.task_id, kind="overdue", created_at=NOW))
+        world.flush()
+    # 催办 by people are limited by interval instead, so two of them for one task are allowed.
+    for _ in range(2):
+        world.add(Reminder(instance_id=case.id, task_id=triage.task_id, kind="urge", created_at=NOW))
+    world.flush()
+    assert kinds(world, triage) == ["overdue", "urge", "urge"]
 
 
 def test_near_due_window_ends_with_the_second_working_day() -> None:

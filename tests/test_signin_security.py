@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -68,12 +67,8 @@ def test_sign_in_redirects_to_the_page_asked_for_but_never_off_site(client: Flas
 
 
 @pytest.fixture
-def csrf_app(app_db_template: Path, tmp_path: Path) -> Iterator[Flask]:
-    import shutil
-
-    db_path = tmp_path / "csrf.db"
-    shutil.copy(app_db_template, db_path)
-    application = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{db_path}", "SECRET_KEY": "test"})
+def csrf_app(app_database_url: str) -> Iterator[Flask]:
+    application = create_app({"TESTING": True, "DATABASE_URL": app_database_url, "SECRET_KEY": "test"})
     yield application
     webapp_database.engine(application).dispose()
 

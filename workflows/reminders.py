@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, exists, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from workflows.audit import record_event
@@ -42,6 +45,8 @@ def urge_task(
     """催办 an open task the caller may see (the caller has checked visibility and passes the user's own actions)."""
     now = now or utcnow()
     message = message.strip()[:MAX_MESSAGE_LENGTH]
+    # Two clicks of 催办 in two workers: the task's row lock makes the second see the first's reminder.
+    session.refresh(entry, with_for_update=True)
     if entry.status != TaskStatus.READY:
         raise OperationRefused("该任务已办理，无需催办")
     if Action.COMPLETE in own_actions:
@@ -102,19 +107,32 @@ def send_due_reminders(session: Session, now: datetime, near_limit: datetime, li
             .order_by(TaskIndexEntry.due_at)
             .limit(limit)
         ).all()
-        for entry in entries:
-            session.add(
-                Reminder(
-                    instance_id=entry.instance_id,
-                    task_id=entry.task_id,
-                    kind=kind.value,
-                    recipient_id=holder_of(entry),
-                    created_at=now,
-                )
-            )
-            written += 1
+        if not entries:
+            continue
+        rows = [
+            {
+                "instance_id": entry.instance_id,
+                "task_id": entry.task_id,
+                "kind": kind.value,
+                "recipient_id": holder_of(entry),
+                "message": "",
+                "created_at": now,
+            }
+            for entry in entries
+        ]
+        # Another scheduler may have written some of these since the read above: uq_reminder_automatic keeps one.
+        inserted = session.scalars(_insert_ignoring_duplicates(session).values(rows).returning(Reminder.id)).all()
+        written += len(inserted)
     session.flush()
     return written
+
+
+def _insert_ignoring_duplicates(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return insert(Reminder).on_conflict_do_nothing(
+        index_elements=["task_id", "kind"], index_where=Reminder.kind != ReminderKind.URGE.value
+    )
 
 
 def reminders_for(session: Session, task_id: str) -> list[Reminder]:

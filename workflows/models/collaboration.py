@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflows.db import Base, utcnow
@@ -118,7 +118,19 @@ class Reminder(Base):
     """A reminder about an open task. Automatic ones are written once per task and kind by the scheduler."""
 
     __tablename__ = "reminder"
-    __table_args__ = (Index("ix_reminder_task", "task_id", "kind"),)
+    __table_args__ = (
+        Index("ix_reminder_task", "task_id", "kind"),
+        # Schedulers in several processes may pass over the same task at once: the database keeps the automatic
+        # reminders at one per task and kind (reminders.send_due_reminders inserts with ON CONFLICT DO NOTHING).
+        Index(
+            "uq_reminder_automatic",
+            "task_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("kind != 'urge'"),
+            postgresql_where=text("kind != 'urge'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
