@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -95,12 +96,10 @@ def _race(
         workflow = original(instance)
         if not getattr(first_load, "done", False):  # a retry must not wait for a partner that has finished
             first_load.done = True
-            try:
+            # On PostgreSQL the partner is blocked on the case's row lock (steps.lock_case) and cannot get here
+            # before this transaction ends: the lock, not the version counter, serialises the two.
+            with contextlib.suppress(threading.BrokenBarrierError):
                 barrier.wait()
-            except threading.BrokenBarrierError:
-                # On PostgreSQL the partner is blocked on the case's row lock (steps.lock_case) and cannot get here
-                # before this transaction ends: the lock, not the version counter, serialises the two.
-                pass
         return workflow
 
     monkeypatch.setattr(steps, "load_workflow", load_then_wait)

@@ -108,6 +108,16 @@ class LoadedTask:
 
 
 def lock_case(session: Session, instance_id: int) -> ProcessInstance:
+    """The case row, locked (SELECT … FOR UPDATE on PostgreSQL) and re-read, for a change of its state.
+
+    A copy read earlier in the request (to check visibility) may be older than the row by the time the lock is
+    granted; refreshing it under the lock, rather than loading it again, takes the newer state instead of failing
+    SQLAlchemy's version check, so two officials acting on one case queue up instead of one getting an error.
+    """
+    existing = session.identity_map.get(session.identity_key(ProcessInstance, instance_id))
+    if existing is not None:
+        session.refresh(existing, with_for_update=True)
+        return existing
     instance = session.get(ProcessInstance, instance_id, with_for_update=True, populate_existing=True)
     if instance is None:
         raise NotFound("案件不存在")
@@ -127,8 +137,12 @@ def load_task(
 ) -> LoadedTask:
     """The open task, locked with its case, if `user` (or a principal who delegated to them) may do `action`."""
     instance = lock_case(session, instance_id)
+    # Re-read the row now that the case is locked: a copy loaded before the lock (visible_task) may predate another
+    # worker's claim or completion, and deciding on it would let a second official overwrite the first.
     entry = session.scalar(
-        select(TaskIndexEntry).where(TaskIndexEntry.instance_id == instance_id, TaskIndexEntry.task_id == task_id)
+        select(TaskIndexEntry)
+        .where(TaskIndexEntry.instance_id == instance_id, TaskIndexEntry.task_id == task_id)
+        .execution_options(populate_existing=True)
     )
     if entry is None:
         raise NotFound("任务不存在")
