@@ -3,6 +3,11 @@
 A diagram is parsed once at deployment; the stored spec is what instances run. Checks that would otherwise fail
 in front of an official (an unmapped lane, a missing form, a script calling an unknown function) fail here, with
 a message naming the file, the task and the problem.
+
+A diagram is also hostile input (issue #5): BPMN never needs a DOCTYPE, so any document type declaration (entity
+definitions, an external DTD, parameter entities) is refused before parsing, and the parser itself never resolves
+entities, loads a DTD or touches the network. That shuts out external entities (XXE) and entity expansion
+(billion laughs, quadratic blow-up) alike. XInclude is never processed.
 """
 
 from __future__ import annotations
@@ -71,13 +76,60 @@ def properties(task_spec: Any) -> dict[str, str]:
     return dict(props)
 
 
+def _safe_xml_parser(**options: Any) -> etree.XMLParser:
+    # huge_tree=False keeps libxml2's limits on text node size and nesting depth.
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, **options)
+
+
+class _DoctypeFound(Exception):
+    pass
+
+
+class _DoctypeSentry:
+    """lxml parser target that stops the parse at a DOCTYPE, before any entity in it is declared or used."""
+
+    def doctype(self, name: str | None, public_id: str | None, system_url: str | None) -> None:
+        raise _DoctypeFound(name)
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        pass
+
+    def end(self, tag: str) -> None:
+        pass
+
+    def data(self, data: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _doctype_refused(name: str) -> DeploymentError:
+    return DeploymentError(f"{name}：不接受 DOCTYPE 声明（DTD、实体定义或外部引用），BPMN 文件不需要它，请删除后再部署")
+
+
+def parse_xml(raw: bytes, name: str) -> etree._Element:
+    """The root element of a BPMN document; refuses any DOCTYPE (DeploymentError), raises XMLSyntaxError."""
+    try:
+        etree.fromstring(raw, parser=_safe_xml_parser(target=_DoctypeSentry()))
+    except _DoctypeFound as exc:
+        raise _doctype_refused(name) from exc
+    except etree.XMLSyntaxError:
+        pass  # the real parse below reports it with its line number
+    # Parse the bytes, so the file's declared encoding decides, never the server's locale.
+    root = etree.fromstring(raw, parser=_safe_xml_parser())
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        raise _doctype_refused(name)  # the sentry above already stops these; this only guards a change there
+    return root
+
+
 def parse_file(path: Path) -> list[ParsedProcess]:
     raw = path.read_bytes()
     content_hash = hashlib.sha256(raw).hexdigest()
     parser = SpiffBpmnParser(validator=VALIDATOR)
     try:
-        # Parse the bytes, so the file's declared encoding decides, never the server's locale.
-        tree = etree.fromstring(raw, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+        tree = parse_xml(raw, path.name)
         parser.add_bpmn_xml(etree.ElementTree(tree), filename=str(path))
         keys = parser.get_process_ids()
         parsed = []
@@ -93,6 +145,8 @@ def parse_file(path: Path) -> list[ParsedProcess]:
                     content_hash=content_hash,
                 )
             )
+    except DeploymentError:
+        raise
     except (ValidationException, etree.XMLSyntaxError, OSError, ValueError) as exc:
         raise DeploymentError(f"{path.name}：无法解析：{exc}") from exc
     if not parsed:
