@@ -16,8 +16,10 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from tests.conftest import AuthActions
-from tests.workflow_helpers import open_task, start_report, user
+from tests.workflow_helpers import complete, open_task, start_report, user
 from workflows.attachments import UploadPolicy, store_attachment
+from workflows.operations import claim_task
+from workflows.routing import PERMISSIONS, Action, Relation, Standing, load_routing, standing_of, task_relation
 from workflows.tokens import create_token
 
 # The smallest valid PNG: 1×1 pixel.
@@ -237,3 +239,89 @@ def test_the_case_page_lists_its_files_and_serves_them_safely(
     assert answer.data == PNG and answer.mimetype == "image/png"
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
     assert "no-store" in answer.headers["Cache-Control"]
+
+
+# --- The permission table, cell by cell (issue #5) ---------------------------------------------------------------
+#
+# For each standing × relation of routing.PERMISSIONS, a demo user in that seat and a 甘井子区 task in that state,
+# asked through the API with the user's own token: every action the table grants succeeds, every other one is refused
+# (403/409 when the user may see the task, 404 when not), and the web task page opens exactly when VIEW is granted.
+
+# (standing, relation, user, who claimed the register task first, whether it is completed first)
+SEATS = [
+    (Standing.OFFICIAL, Relation.LANE_OPEN, "ganjingzi1", None, False),
+    (Standing.OFFICIAL, Relation.LANE_MINE, "ganjingzi1", "ganjingzi1", False),
+    (Standing.OFFICIAL, Relation.LANE_COLLEAGUE, "ganjingzi2", "ganjingzi1", False),
+    (Standing.OFFICIAL, Relation.LANE_DONE, "ganjingzi2", None, True),
+    (Standing.OFFICIAL, Relation.OUTSIDE, "zhongshan1", None, False),
+    (Standing.HEAD, Relation.LANE_OPEN, "ganjingzi_head", None, False),
+    (Standing.HEAD, Relation.LANE_MINE, "ganjingzi_head", "ganjingzi_head", False),
+    (Standing.HEAD, Relation.LANE_COLLEAGUE, "ganjingzi_head", "ganjingzi1", False),
+    (Standing.HEAD, Relation.LANE_DONE, "ganjingzi_head", None, True),
+    (Standing.HEAD, Relation.BELOW_OWN_DEPARTMENT, "jingji_head", None, False),
+    (Standing.HEAD, Relation.BELOW_OTHER, "baozhang_head", None, False),
+    (Standing.PROVINCE_OFFICIAL, Relation.BELOW_OWN_DEPARTMENT, "shengzong_jingji1", None, False),
+    (Standing.PROVINCE_OFFICIAL, Relation.BELOW_OTHER, "shengzong_baozhang1", None, False),
+    (Standing.ADMIN, Relation.BELOW_OTHER, "admin", None, False),
+]
+# Cells no demo seat can reach with today's diagrams, and why. Each is the same code path as a walked cell.
+UNREACHED = {
+    # hazard_report has no province lane; the hardship-aid list (issue #6) will give province officials one.
+    (Standing.PROVINCE_OFFICIAL, Relation.LANE_OPEN),
+    (Standing.PROVINCE_OFFICIAL, Relation.LANE_MINE),
+    (Standing.PROVINCE_OFFICIAL, Relation.LANE_COLLEAGUE),
+    (Standing.PROVINCE_OFFICIAL, Relation.LANE_DONE),
+    # The demo admin belongs to no department.
+    (Standing.ADMIN, Relation.BELOW_OWN_DEPARTMENT),
+}
+ACTION_ROUTES = {Action.CLAIM: "claim", Action.RELEASE: "release", Action.COMPLETE: "complete"}
+REGISTER = {"decision": "受理", "opinion": "同意受理。"}
+
+
+def test_every_cell_of_the_permission_table_is_walked() -> None:
+    walked = {(standing, relation) for standing, relation, *_ in SEATS}
+    granted = {(standing, relation) for standing, row in PERMISSIONS.items() for relation in row}
+    assert granted - walked == UNREACHED
+
+
+@pytest.mark.parametrize(("standing", "relation", "username", "claimed_by", "completed"), SEATS)
+def test_each_seat_gets_exactly_what_the_permission_table_grants(
+    app: Flask,
+    app_db: Session,
+    standing: Standing,
+    relation: Relation,
+    username: str,
+    claimed_by: str | None,
+    completed: bool,
+) -> None:
+    case = start_report(app_db)
+    task = open_task(app_db, case, "register_report")
+    if claimed_by:
+        claim_task(app_db, user(app_db, claimed_by), case.id, task.task_id)
+    if completed:
+        complete(app_db, "ganjingzi1", case, "register_report", REGISTER)
+    seat = user(app_db, username)
+    assert standing_of(seat) == standing
+    assert task_relation(seat, task, load_routing()) == relation
+    granted = PERMISSIONS[standing].get(relation, frozenset())
+    headers = {"Authorization": f"Bearer {create_token(app_db, seat, 'matrix')}"}
+    app_db.commit()
+    client = app.test_client()
+
+    shown = client.get(f"/api/v1/tasks/{task.task_id}", headers=headers).status_code
+    assert shown == (200 if Action.VIEW in granted else 404)
+    for action, route in ACTION_ROUTES.items():
+        if action in granted:
+            continue  # granted actions are tried one at a time below, each on a fresh state
+        body = {"data": REGISTER} if action == Action.COMPLETE else {}
+        answer = client.post(f"/api/v1/tasks/{task.task_id}/{route}", json=body, headers=headers).status_code
+        assert answer in ((403, 409) if Action.VIEW in granted else (404,)), (action, answer)
+    for action in sorted(granted - {Action.VIEW}):
+        body = {"data": REGISTER} if action == Action.COMPLETE else {}
+        answer = client.post(f"/api/v1/tasks/{task.task_id}/{ACTION_ROUTES[action]}", json=body, headers=headers)
+        assert answer.status_code == 200, (action, answer.get_json())
+        break  # one state change per test: the next action would meet a different relation
+
+    web = app.test_client()
+    AuthActions(web).login(username)
+    assert web.get(f"/tasks/{task.task_id}").status_code == (200 if Action.VIEW in granted else 404)

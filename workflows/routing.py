@@ -154,31 +154,85 @@ def may_hold(user: User, task: TaskLike) -> bool:
     )
 
 
-def _lane_actions(user: User, task: TaskLike, routing: RoutingTable) -> frozenset[Action]:
-    unit = task.org_unit
-    in_subtree = unit.is_within(user.org_unit)
-    if user.role == Role.ADMIN:
-        return frozenset({Action.VIEW}) if in_subtree else frozenset()
+class Standing(StrEnum):
+    """Who a user is, for permissions: their role, and for officials whether they sit at the province."""
 
+    OFFICIAL = "official"
+    HEAD = "head"
+    PROVINCE_OFFICIAL = "province_official"  # the province sees its whole tree (DESIGN §3)
+    ADMIN = "admin"
+
+
+class Relation(StrEnum):
+    """Where a task stands from a user's seat: their own lane (unit and department), or elsewhere in the tree."""
+
+    LANE_OPEN = "lane_open"  # in the user's lane, unclaimed
+    LANE_MINE = "lane_mine"  # in the user's lane, claimed by the user
+    LANE_COLLEAGUE = "lane_colleague"  # in the user's lane, claimed by a colleague
+    LANE_DONE = "lane_done"  # in the user's lane, completed
+    BELOW_OWN_DEPARTMENT = "below_own_department"  # the user's subtree, handled for the user's department's process
+    BELOW_OTHER = "below_other"  # the user's subtree, anything else
+    OUTSIDE = "outside"  # not in the user's subtree
+
+
+_V, _CL, _RE, _CO = Action.VIEW, Action.CLAIM, Action.RELEASE, Action.COMPLETE
+_OFFICIAL_LANE = {
+    Relation.LANE_OPEN: frozenset({_V, _CL, _CO}),
+    Relation.LANE_MINE: frozenset({_V, _RE, _CO}),
+    Relation.LANE_COLLEAGUE: frozenset({_V}),
+    Relation.LANE_DONE: frozenset({_V}),
+}
+
+# Who may do what with a task (issue #2 §4, issue #5): standing × relation → actions; anything not listed: nothing,
+# and the task answers 404. The holder's extras (转办, 退回, 加签) follow COMPLETE; named signers are handled in
+# `task_actions`. README "Permissions" prints this table.
+PERMISSIONS: dict[Standing, dict[Relation, frozenset[Action]]] = {
+    Standing.OFFICIAL: _OFFICIAL_LANE,
+    # A head may also take a task back from a colleague, and oversees their department's processes below.
+    Standing.HEAD: {
+        **_OFFICIAL_LANE,
+        Relation.LANE_COLLEAGUE: frozenset({_V, _RE}),
+        Relation.BELOW_OWN_DEPARTMENT: frozenset({_V}),
+    },
+    Standing.PROVINCE_OFFICIAL: {**_OFFICIAL_LANE, Relation.BELOW_OWN_DEPARTMENT: frozenset({_V})},
+    # Admins administer their subtree: they see everything in it and never act on anyone's work.
+    Standing.ADMIN: {Relation.BELOW_OWN_DEPARTMENT: frozenset({_V}), Relation.BELOW_OTHER: frozenset({_V})},
+}
+
+
+def standing_of(user: User) -> Standing | None:
+    """None for accounts that hold no permissions at all: inactive users and the service account."""
+    if not user.active or user.role == Role.SERVICE:
+        return None
+    if user.role == Role.ADMIN:
+        return Standing.ADMIN
+    if user.role == Role.HEAD:
+        return Standing.HEAD
+    return Standing.PROVINCE_OFFICIAL if user.org_unit.level == Level.PROVINCE else Standing.OFFICIAL
+
+
+def task_relation(user: User, task: TaskLike, routing: RoutingTable) -> Relation:
     if may_hold(user, task):
         if task.status != TaskStatus.READY:
-            return frozenset({Action.VIEW})
+            return Relation.LANE_DONE
         if task.claimed_by_id is None:
-            return frozenset({Action.VIEW, Action.CLAIM, Action.COMPLETE})
-        if task.claimed_by_id == user.id:
-            return frozenset({Action.VIEW, Action.RELEASE, Action.COMPLETE})
-        if user.role == Role.HEAD:
-            return frozenset({Action.VIEW, Action.RELEASE})
-        return frozenset({Action.VIEW})
+            return Relation.LANE_OPEN
+        return Relation.LANE_MINE if task.claimed_by_id == user.id else Relation.LANE_COLLEAGUE
+    if not task.org_unit.is_within(user.org_unit):
+        return Relation.OUTSIDE
+    owned = routing.processes.get(task.process_key)
+    own_department = user.department_code is not None and (
+        task.department_code == user.department_code
+        or (task.department_code is None and owned is not None and owned.owner_department == user.department_code)
+    )
+    return Relation.BELOW_OWN_DEPARTMENT if own_department else Relation.BELOW_OTHER
 
-    oversees = user.role == Role.HEAD or user.org_unit.level == Level.PROVINCE
-    if oversees and in_subtree and user.department_code is not None:
-        owned = routing.processes.get(task.process_key)
-        if task.department_code == user.department_code or (
-            task.department_code is None and owned is not None and owned.owner_department == user.department_code
-        ):
-            return frozenset({Action.VIEW})
-    return frozenset()
+
+def _lane_actions(user: User, task: TaskLike, routing: RoutingTable) -> frozenset[Action]:
+    standing = standing_of(user)
+    if standing is None:
+        return frozenset()
+    return PERMISSIONS[standing].get(task_relation(user, task, routing), frozenset())
 
 
 AnyTask = TypeVar("AnyTask", bound=TaskLike)
