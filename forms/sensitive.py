@@ -1,6 +1,6 @@
 """Fields that hold identity or card numbers, found by their format, so callers can mask or withhold them.
 
-Identity and card numbers are kept in business tables only; case data and approval records carry masked values.
+Identity, card and mobile numbers are kept in business tables only; case data and approval records carry masked values.
 """
 
 from __future__ import annotations
@@ -9,12 +9,13 @@ import copy
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from forms.identity import mask_bank_card, mask_resident_id
+from forms.identity import mask_bank_card, mask_mobile, mask_resident_id
 from forms.loader import FormDefinition
 
 MASKERS: dict[str, Callable[[str | None], str]] = {
     "cn-resident-id": mask_resident_id,
     "bank-card": mask_bank_card,
+    "cn-mobile": mask_mobile,
 }
 
 

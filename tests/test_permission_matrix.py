@@ -72,6 +72,7 @@ CASE = {
     "cases.show",
     "cases.diagram",
     "cases.attachment",
+    "cases.reveal_reporter",
     "records.record_pdf",
     "tasks.show",
     "tasks.complete",

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, send_file
+from flask import Blueprint, current_app, make_response, render_template, send_file
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -34,11 +34,13 @@ from workflows.models import (
     ApprovalStep,
     Attachment,
     CaseAction,
+    HazardReport,
     ProcessInstance,
     TaskIndexEntry,
     TaskStatus,
     User,
 )
+from workflows.privacy import ReporterContact, hazard_record, may_reveal_contact, reporter_contact, reveal_contact
 from workflows.records import ROLE_LABELS, redact
 from workflows.rollback import withdrawable
 from workflows.routing import Action, RoutingTable, load_routing
@@ -161,6 +163,38 @@ def _flow_records(session: Session, instance_id: int) -> list[FlowRecord]:
     return [FlowRecord(a, ACTION_LABELS.get(a.kind, a.kind), redact(a.reason)) for a in actions]
 
 
+def reporter_field_labels() -> dict[str, str]:
+    """Labels of the hazard record's personal fields (workflows.privacy.FIELDS)."""
+    return {
+        "reporter_name": _("举报人姓名"),
+        "reporter_mobile": _("手机号码"),
+        "reporter_resident_id": _("身份证号码"),
+        "reward_payee_name": _("收款人姓名"),
+        "reward_bank_name": _("开户银行"),
+        "reward_card_number": _("银行卡号"),
+    }
+
+
+@dataclass(frozen=True)
+class ReporterPanel:
+    """举报人信息: masked for everyone who may open the case; full only on the audited reveal response."""
+
+    contact: ReporterContact
+    can_reveal: bool
+    labels: dict[str, str]
+
+
+def _reporter_panel(
+    session: Session, user: User, case: ProcessInstance, revealed: ReporterContact | None
+) -> ReporterPanel | None:
+    report: HazardReport | None = hazard_record(session, case)
+    if report is None:
+        return None
+    contact = revealed or reporter_contact(report)
+    can_reveal = revealed is None and not contact.anonymous and may_reveal_contact(session, user, case)
+    return ReporterPanel(contact, can_reveal, reporter_field_labels())
+
+
 def render_case(
     case: ProcessInstance,
     user: User,
@@ -168,6 +202,7 @@ def render_case(
     op_errors: dict[str, dict[str, str]] | None = None,
     op_values: dict[str, Any] | None = None,
     status: int = 200,
+    revealed: ReporterContact | None = None,
 ) -> tuple[str, int]:
     session = get_session()
     routing = load_routing()
@@ -191,6 +226,7 @@ def render_case(
             task for task in tasks if task.completed_by_id == user.id and withdrawable(session, user, task)
         ],
         upload_hint=upload_hint(),
+        reporter=_reporter_panel(session, user, case, revealed),
         op_errors=op_errors or {},
         op_values=op_values or {},
     )
@@ -207,6 +243,22 @@ def show(instance_id: int) -> tuple[str, int]:
     if mark_copy_read(session, user, case.id):
         session.commit()
     return render_case(case, user)
+
+
+@bp.post("/cases/<int:instance_id>/reporter")
+@login_required
+def reveal_reporter(instance_id: int) -> Response:
+    """查看完整信息: the case page with the reporter's full details, for this response only, audited."""
+    session = get_session()
+    user = current_user.user
+    case = queries.visible_case(session, user, instance_id, load_routing())
+    contact = reveal_contact(session, user, case)
+    session.commit()
+    html, status = render_case(case, user, revealed=contact)
+    response = make_response(html, status)
+    # Identity and card numbers must not stay in a shared or back-button cache.
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.route("/cases/<int:instance_id>/attachments/<int:attachment_id>")

@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
+from webapp.cli_maintenance import COMMANDS as MAINTENANCE_COMMANDS
 from webapp.cli_tokens import create_token_command, revoke_tokens_command
 from webapp.database import engine, session_factory
 from workflows.audit import verify_chain
@@ -41,9 +42,16 @@ def _ensure_public_intake(session: Session) -> None:
 
 @click.command("init-db")
 @with_appcontext
-def init_db_command() -> None:
+@click.option(
+    "--schema-only", is_flag=True, help="只建表或升级结构，不加载政策参数、不部署流程（随后用 restore 恢复备份时）"
+)
+def init_db_command(schema_only: bool) -> None:
     """Create or upgrade the schema, load policy parameters and deploy bpmn/."""
     upgrade_database(engine(current_app))
+    if schema_only:
+        # `restore` accepts only a database without rows: policy parameters and processes come from the archive.
+        click.echo("数据库已是最新结构（未加载任何数据）")
+        return
     with session_factory(current_app)() as session, session.begin():
         added = seed_policy_parameters(session)
         _ensure_public_intake(session)
@@ -130,5 +138,6 @@ def init_app(app: Flask) -> None:
         run_timers_command,
         create_token_command,
         revoke_tokens_command,
+        *MAINTENANCE_COMMANDS,
     ):
         app.cli.add_command(command)

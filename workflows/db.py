@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,6 +60,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+class _NoResultRows(logging.Filter):
+    """Drops SQLAlchemy's DEBUG lines that print fetched rows: they carry identity and card numbers in full."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Row "))
+
+
+logging.getLogger("sqlalchemy.engine.Engine").addFilter(_NoResultRows())
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
