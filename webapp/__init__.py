@@ -18,6 +18,7 @@ from webapp import (
     cases,
     cli,
     database,
+    edge,
     errors,
     formatting,
     i18n,
@@ -53,13 +54,20 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         # A CSRF token lives as long as the session: an official may spend more than an hour on a long form.
         WTF_CSRF_TIME_LIMIT=None,
-        # Request bodies above this are refused before any view runs (uploads have their own, smaller limits).
-        MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+        # Request bodies (issue #5, webapp.edge): each endpoint accepts its files plus
+        # REQUEST_FORM_MAX_BYTES of form fields, and no more; larger bodies get 413 before any view runs.
+        # MAX_CONTENT_LENGTH is the hard ceiling over all of them, derived from the upload limits unless set.
+        MAX_CONTENT_LENGTH=None,
+        REQUEST_FORM_MAX_BYTES=1024 * 1024,
+        # Werkzeug 3.1's bounds on multipart forms, made explicit: bytes of one non-file field, number of parts.
+        MAX_FORM_MEMORY_SIZE=500_000,
+        MAX_FORM_PARTS=1_000,
         UPLOAD_DIR=None,
         NEAR_DUE_WORKING_DAYS=2,
         # Files officials attach to a case or a step (issue #4): size limit and the types sniffed from the bytes.
         CASE_UPLOAD_MAX_BYTES=10 * 1024 * 1024,
         CASE_UPLOAD_TYPES=(JPEG, PNG, PDF),
+        CASE_UPLOAD_MAX_FILES=1,  # one file per request, on the case page and in the API
         # Public hazard reports (configurable defaults, not seed rules): the unit of the service account that
         # starts them, photo limits, reports per client address per hour, and how many proxies to trust.
         PUBLIC_INTAKE_UNIT="210200",
@@ -82,6 +90,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         # Demo and tests only: a per-process key, so sessions end when the server restarts.
         app.config["SECRET_KEY"] = secrets.token_hex(32)
 
+    # First: its body limit must be in place before any other hook (CSRF protection) reads the form.
+    edge.init_app(app)
     database.init_app(app)
     formatting.init_app(app)
     i18n.init_app(app)

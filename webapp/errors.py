@@ -5,11 +5,13 @@ The API blueprint answers the same errors as JSON with its own handlers.
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
 from webapp.database import get_session
+from webapp.edge import UnsafeInput
+from workflows.attachments import size_text
 from workflows.errors import ConflictError, NotFound, PermissionDenied, ProcessNotDeployed
 
 
@@ -46,6 +48,12 @@ def init_app(app: Flask) -> None:
     def csrf_failed(_exc: CSRFError) -> tuple[str, int]:
         return _page(_("请求已失效"), _("页面已过期或来源不明，请刷新页面后重试"), 400)
 
+    @app.errorhandler(400)
+    def bad_request(exc: Exception) -> tuple[str, int]:
+        # CSRFError (a 400 too) keeps its own handler above: Flask picks the most specific class of a code.
+        message = exc.description if isinstance(exc, UnsafeInput) and exc.description else _("请求格式不正确")
+        return _page(_("请求无效"), message, 400)
+
     @app.errorhandler(405)
     def method_not_allowed(_exc: Exception) -> tuple[str, int]:
         return _page(_("不支持的操作"), _("此页面不支持该请求方式"), 405)
@@ -58,4 +66,13 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(_exc: Exception) -> tuple[str, int]:
-        return _page(_("文件过大"), _("上传的内容超过大小限制"), 413)
+        # Werkzeug refused the body before any view read it (webapp.edge sets the limit per page).
+        return _page(_("文件过大"), too_large_message(), 413)
+
+
+def too_large_message() -> str:
+    """The Chinese answer to a body over its limit, naming the limit the request had (issue #5)."""
+    limit = request.max_content_length
+    if limit is None:
+        return _("上传的内容超过大小限制，请减少或压缩文件后重试")
+    return _("上传的内容超过大小限制（本次提交最多 %(size)s），请减少或压缩文件后重试", size=size_text(limit))

@@ -13,9 +13,11 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import default_exceptions
 
 from forms import FormValidationError
+from webapp.api.body import check_json_values
+from webapp.api.errors import ApiError, http_error
 from webapp.database import get_session
 from webapp.public import RATE_WINDOW, file_report, too_many_message, uploaded_photos, within_rate_limit
 from workflows.attachments import Upload
@@ -26,21 +28,32 @@ bp = Blueprint("public_api", __name__, url_prefix="/api/v1/public")
 JsonAnswer = tuple[Any, int] | tuple[Any, int, dict[str, str]]
 
 
+def _json(raw: str | bytes | None) -> Any:
+    """Parsed JSON, or None when it is not JSON or nests deeper than the parser's recursion allows."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+
+
 def _submission() -> tuple[dict[str, Any], list[Upload]]:
     """The intake data and photos of the request; FormValidationError when the body is not usable."""
     if request.mimetype == "multipart/form-data":
-        raw = request.form.get("data")
-        try:
-            data = json.loads(raw) if raw else None
-        except json.JSONDecodeError:
-            data = None
+        data = _json(request.form.get("data"))
         photos = uploaded_photos()
     else:
-        body = request.get_json(silent=True)
+        body = _json(request.get_data(cache=True))
         data = body.get("data") if isinstance(body, dict) else None
         photos = []
     if not isinstance(data, dict):
-        raise FormValidationError({"data": "data：应为隐患报告登记表的 JSON 对象"})
+        raise FormValidationError({"data": _("data：应为隐患报告登记表的 JSON 对象")})
+    try:
+        # Too deep, or text no database can store (issue #5): the same refusal as the signed-in API's.
+        check_json_values(data)
+    except ApiError as exc:
+        raise FormValidationError({"data": f"data：{exc.message}"}) from None
     return data, photos
 
 
@@ -60,9 +73,11 @@ def create_hazard_report() -> JsonAnswer:
     return jsonify(receipt=instance.case_number), 201
 
 
-@bp.errorhandler(RequestEntityTooLarge)
-def too_large(_exc: RequestEntityTooLarge) -> JsonAnswer:
-    return jsonify(error=_("上传的内容超过大小限制")), 413
+# Every HTTP error (413 for a body over the photo allowance, 404, 405, 500) answers JSON in the API's error shape
+# `{"error": <code>, "message": <Chinese text>}`. By code, not by class: Flask prefers the app's code handlers
+# (webapp.errors' HTML pages) over a blueprint's class handler.
+for _code in default_exceptions:
+    bp.register_error_handler(_code, http_error)
 
 
 @bp.errorhandler(PermissionDenied)

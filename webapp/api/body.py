@@ -17,22 +17,64 @@ import forms
 from webapp.api.errors import ApiError
 from workflows.models import User
 
+# No request of this API nests deeper than a few levels (a form's data with a group or a list of rows in it).
+MAX_JSON_DEPTH = 32
+
 
 def json_object() -> dict[str, Any]:
     """The body as a JSON object; an empty body is an empty object (claim and release need none).
 
-    The body is parsed whatever its Content-Type, so `curl -d '{...}'` works without a header.
+    The body is parsed whatever its Content-Type, so `curl -d '{...}'` works without a header. Refused with 400
+    (issue #5): what is not JSON, nesting deeper than MAX_JSON_DEPTH (a thousand `[` would otherwise exhaust the
+    parser's recursion), and text no database can store (a NUL, or half of a UTF-16 surrogate pair via `\ud800`).
     """
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
     try:
         body = json.loads(raw)
+    except RecursionError:
+        raise ApiError(400, "bad_request", _("请求体嵌套层次过深")) from None
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "bad_request", _("请求体不是有效的 JSON")) from None
     if not isinstance(body, dict):
         raise ApiError(400, "bad_request", _('请求体必须是 JSON 对象，如 {"data": {...}}'))
+    check_json_values(body)
     return body
+
+
+def unstorable(text: str) -> bool:
+    """True for text a database cannot hold: a NUL character, or a lone surrogate (not encodable as UTF-8)."""
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def check_json_values(value: Any) -> None:
+    """ApiError 400 when a parsed body nests too deeply or holds unstorable text, in a key or a value.
+
+    Walks the document with an explicit stack, so a hostile document cannot exhaust the interpreter's recursion.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if unstorable(item):
+                raise ApiError(400, "bad_request", _("请求体含有不允许的字符（U+0000 或不成对的代理字符）"))
+            continue
+        if not isinstance(item, dict | list):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise ApiError(400, "bad_request", _("请求体嵌套层次过深"))
+        if isinstance(item, dict):
+            stack.extend((key, depth) for key in item)
+            stack.extend((member, depth + 1) for member in item.values())
+        else:
+            stack.extend((member, depth + 1) for member in item)
 
 
 def object_member(body: dict[str, Any], name: str) -> dict[str, Any]:
@@ -113,19 +155,20 @@ def fields_renamed(names: Mapping[str, str]) -> Iterator[None]:
         raise forms.FormValidationError({names.get(key, key): message for key, message in exc.errors.items()}) from exc
 
 
+# Above this a page number or count only overflows the database's OFFSET (a 64-bit integer) and finds nothing.
+MAX_QUERY_INT = 1_000_000
+
+
 def int_arg(name: str, default: int, low: int, high: int | None = None) -> int:
+    """A query-string integer in [low, high]; without `high`, at most MAX_QUERY_INT (issue #5: no overflow)."""
+    high = MAX_QUERY_INT if high is None else high
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
     try:
         value = int(raw)
-    except ValueError:
+    except ValueError:  # also a number of more than 4300 digits (Python's int() limit)
         value = low - 1
-    if value < low or (high is not None and value > high):
-        message = (
-            _("必须是 %(low)s 到 %(high)s 之间的整数", low=low, high=high)
-            if high is not None
-            else _("必须是不小于 %(low)s 的整数", low=low)
-        )
-        raise forms.FormValidationError({name: message})
+    if value < low or value > high:
+        raise forms.FormValidationError({name: _("必须是 %(low)s 到 %(high)s 之间的整数", low=low, high=high)})
     return value

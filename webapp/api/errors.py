@@ -16,6 +16,8 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, default_exceptions
 
 import forms
+from webapp.edge import UnsafeInput
+from webapp.errors import too_large_message
 from workflows.errors import (
     ConflictError,
     NotFound,
@@ -58,7 +60,6 @@ def _http_messages() -> dict[int, str]:
         403: _("无权执行此操作"),
         404: _("资源不存在"),
         405: _("不支持此请求方法"),
-        413: _("请求内容超过大小限制"),
         415: _("请求内容类型不受支持，请使用 application/json"),
         429: _("请求过于频繁，请稍后再试"),
         500: _("服务器内部错误"),
@@ -68,7 +69,10 @@ def _http_messages() -> dict[int, str]:
 def http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     name = (exc.name or "error").lower().replace(" ", "_")
-    message = _http_messages().get(status, exc.name or "error")
+    # A refused body says how large it may be (the limit is per endpoint: webapp.edge).
+    message = too_large_message() if status == 413 else _http_messages().get(status, exc.name or "error")
+    if isinstance(exc, UnsafeInput) and exc.description:
+        message = exc.description
     response = json_error(status, name, message)
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
         response.headers["Allow"] = ", ".join(exc.valid_methods)
@@ -114,7 +118,8 @@ def register(bp: Blueprint) -> None:
 
 def _json_for_unrouted_api_paths(state: BlueprintSetupState) -> None:
     app = state.app
-    for code in (404, 405):
+    # 400 and 413 as well: webapp.edge refuses a NUL or an oversized body even on a path with no route.
+    for code in (400, 404, 405, 413):
         exc_class = default_exceptions[code]
         previous: Callable[[Any], Any] | None = app.error_handler_spec[None][code].get(exc_class)
 

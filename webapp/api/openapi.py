@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify
 from webapp.api import openapi_collab, openapi_collab_schemas
 from webapp.api.openapi_common import (
     BAD_BODY,
+    BAD_REQUEST,
     CONFLICT,
     INSTANCE_ID,
     INVALID,
@@ -16,6 +17,7 @@ from webapp.api.openapi_common import (
     PROCESS_KEY,
     TASK_ID,
     TIME,
+    TOO_LARGE,
     UNAUTHORIZED,
     JsonSchema,
     error,
@@ -330,6 +332,19 @@ PATHS: dict[str, Any] = {
 }
 
 
+def _with_edge_answers(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation also documents the edge's 400, and each that takes a body the 413 (webapp.edge)."""
+    completed: dict[str, Any] = {}
+    for path, item in paths.items():
+        completed[path] = {}
+        for method, operation in item.items():
+            responses = {"400": BAD_REQUEST, **operation["responses"]}
+            if "requestBody" in operation:
+                responses.setdefault("413", TOO_LARGE)
+            completed[path][method] = {**operation, "responses": dict(sorted(responses.items()))}
+    return completed
+
+
 def document() -> dict[str, Any]:
     return {
         "openapi": OPENAPI_VERSION,
@@ -343,7 +358,7 @@ def document() -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}],
-        "paths": {**PATHS, **openapi_collab.PATHS},
+        "paths": _with_edge_answers({**PATHS, **openapi_collab.PATHS}),
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
             "schemas": {**SCHEMAS, **openapi_collab_schemas.SCHEMAS},

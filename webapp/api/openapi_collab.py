@@ -14,12 +14,14 @@ from webapp.api.openapi_common import (
     INVALID,
     NOT_FOUND,
     TASK_ID,
+    TOO_LARGE,
     UNAUTHORIZED,
     error,
     json_body,
     query,
     ref,
 )
+from workflows.attachments import TYPE_NAMES
 
 
 def _request(name: str, *, required: bool = True) -> dict[str, Any]:
@@ -168,7 +170,7 @@ PATHS: dict[str, Any] = {
                 "201": json_body(ref("Attachment"), "已保存的附件"),
                 "401": UNAUTHORIZED,
                 "404": NOT_FOUND,
-                "413": error("请求内容超过大小限制"),
+                "413": TOO_LARGE,
                 "422": INVALID,
             },
         }
@@ -182,8 +184,9 @@ PATHS: dict[str, Any] = {
             ],
             "responses": {
                 "200": {
-                    "description": "文件内容",
-                    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+                    "description": "文件内容，类型按上传时识别的文件内容（JPEG、PNG、PDF 等）",
+                    # Served as the type sniffed on upload, so every type an upload policy can accept is listed.
+                    "content": {kind: {"schema": {"type": "string", "format": "binary"}} for kind in TYPE_NAMES},
                 },
                 "401": UNAUTHORIZED,
                 "404": NOT_FOUND,

@@ -30,7 +30,11 @@ UNAUTHORIZED = {
 NOT_FOUND = error("不存在，或当前用户无权查看（两者不加区分）")
 CONFLICT = error("任务已被处理、已被他人认领，或案件已被他人更新")
 INVALID = json_body(ref("ValidationError"), "表单校验失败：errors 按字段给出中文说明")
-BAD_BODY = error("请求体不是 JSON 对象")
+BAD_BODY = error("请求体不是 JSON 对象，嵌套过深，或含有不允许的字符（U+0000、不成对的代理字符）")
+# Answers any operation may give (issue #5): the edge refuses a NUL character in the path, query or form (400), and
+# a body over the endpoint's size limit (413), before the operation runs.
+BAD_REQUEST = error("请求格式不正确，或路径、查询参数、表单中含有不允许的控制字符（U+0000）")
+TOO_LARGE = error("请求内容超过大小限制")
 
 TASK_ID = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
 INSTANCE_ID = {"name": "instance_id", "in": "path", "required": True, "schema": {"type": "integer"}}
