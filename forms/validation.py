@@ -143,7 +143,7 @@ def _label(root: Mapping[str, Any], path: FieldPath, fallback: Mapping[str, Any]
     return f"{title}（第{rows[-1] + 1}项）" if rows else str(title)
 
 
-def _unstorable(text: str) -> bool:
+def unstorable(text: str) -> bool:
     """Text no database can store (issue #5): a NUL (PostgreSQL refuses it in text and JSON) or a lone surrogate,
     which a JSON body can carry as `\\ud800` but no UTF-8 encoder accepts. No person types either."""
     if "\x00" in text:
@@ -167,7 +167,7 @@ class _Coercer:
     def coerce(self, value: Any, schema: Any, path: FieldPath) -> Any:
         schema = resolve_ref(schema, self.root)
         if isinstance(value, str):
-            if _unstorable(value):
+            if unstorable(value):
                 return self.fail(path, schema, "含有不允许的字符（空字符或不成对的代理字符），请删除后重试")
             value = value.strip()
             if not value:

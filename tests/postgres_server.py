@@ -86,10 +86,10 @@ def create_database(base_url: str, name: str, template: str | None = None) -> st
     """Create database `name` (a copy of `template` if given) and return its URL."""
     with _admin(base_url) as connection:
         clause = f" TEMPLATE {template}" if template else ""
-        connection.execute(f"CREATE DATABASE {name}{clause}")  # type: ignore[arg-type]
+        connection.execute(f"CREATE DATABASE {name}{clause}")
     return f"{base_url}/{name}"
 
 
 def drop_database(base_url: str, name: str) -> None:
     with _admin(base_url) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

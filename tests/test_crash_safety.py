@@ -31,7 +31,7 @@ from flask import Flask
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from tests.workflow_helpers import intake, user
+from tests.workflow_helpers import HAZARD_STEPS_TO_REWARD, intake, user
 from webapp import create_app
 from webapp.database import engine, session_factory
 from workflows.audit import GENESIS_HASH, event_hash
@@ -41,25 +41,8 @@ from workflows.tokens import create_token
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-OPINION = "经研究，同意。"
-# Each worker thread carries its cases through these steps, as the user who does each.
-STEPS: list[tuple[str, str, dict[str, Any]]] = [
-    ("register_report", "ganjingzi1", {"decision": "受理", "opinion": OPINION}),
-    ("triage", "jingji1", {"triage_level": "一般", "opinion": OPINION}),
-    (
-        "verify",
-        "ganjingzi1",
-        {
-            "inspection_date": "2026-11-20",
-            "inspectors": "马晓东、朱丽",
-            "verification_result": "属实",
-            "hazard_level": "一般",
-            "reporter_responsible": False,
-            "evidence": "现场查看，情况属实。",
-            "opinion": OPINION,
-        },
-    ),
-]
+# Each worker thread carries its cases through the first steps, as the user who does each.
+STEPS = HAZARD_STEPS_TO_REWARD[:3]
 USERS = ("ganjingzi1", "jingji1")
 THREADS = 6
 COMPLETIONS_BEFORE_KILL = 12

@@ -9,7 +9,6 @@ CSRF protection ON: the browser only gets through if every form the journey post
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +17,9 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Error, Page, Request, sync_playwright
 from sqlalchemy import select
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from tests.conftest import Databases
+from tests.live_server import serving
 from tests.workflow_helpers import complete, open_task, start_report
 from webapp import create_app
 from webapp import database as webapp_database
@@ -75,15 +74,8 @@ def live_app(databases: Databases, app_db_template: str) -> Iterator[LiveApp]:
         assert verify.claimed_by_id is None
         session.commit()
         live = (case.id, case.case_number or "", verify.task_id)
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="e2e-server", daemon=True)
-    thread.start()
-    try:
-        yield LiveApp(app, f"http://127.0.0.1:{server.server_port}", *live)
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-        webapp_database.engine(app).dispose()
+    with serving(app, "e2e-server") as base_url:
+        yield LiveApp(app, base_url, *live)
 
 
 @pytest.fixture(scope="module")

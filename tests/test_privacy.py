@@ -17,7 +17,7 @@ from werkzeug.test import TestResponse
 
 from tests.conftest import AuthActions
 from tests.test_check_command import work_cases
-from tests.workflow_helpers import ENTERPRISE_USCC, intake, open_task, start_report, user
+from tests.workflow_helpers import ENTERPRISE_USCC, HAZARD_STEPS_TO_REWARD, intake, open_task, start_report, user
 from webapp.database import engine
 from workflows.db import Base
 from workflows.models import AuditEvent, HazardReport, ProcessInstance
@@ -180,7 +180,6 @@ PUBLIC_MOBILE, PUBLIC_ID, PUBLIC_CARD = "13998765432", "210211197506120474", "62
 # What a reporter or an official mistypes: refused, and no more allowed in a log than the valid numbers.
 BAD_ID, BAD_CARD, BAD_MOBILE = "210211197506120475", "6222021001123456780", "12998765432"
 SECRETS = (PUBLIC_MOBILE, PUBLIC_ID, PUBLIC_CARD, BAD_ID, BAD_CARD, BAD_MOBILE)
-OPINION = "经研究，同意。"
 
 
 class Api:
@@ -225,47 +224,7 @@ def public_form(**overrides: str) -> dict[str, str]:
 
 
 def drive_to_payment(api: Api, case_id: int) -> None:
-    steps: list[tuple[str, str, dict[str, Any]]] = [
-        ("register_report", "ganjingzi1", {"decision": "受理", "opinion": OPINION}),
-        ("triage", "jingji1", {"triage_level": "一般", "opinion": OPINION}),
-        (
-            "verify",
-            "ganjingzi1",
-            {
-                "inspection_date": "2026-11-20",
-                "inspectors": "马晓东、朱丽",
-                "verification_result": "属实",
-                "hazard_level": "一般",
-                "reporter_responsible": False,
-                "evidence": "现场查看，防护罩确已拆除。",
-                "opinion": OPINION,
-            },
-        ),
-        (
-            "rectify_notice",
-            "ganjingzi1",
-            {
-                "rectification_mode": "限期整改",
-                "notice_number": "甘工整改〔2026〕9号",
-                "rectification_deadline": "2099-12-31",
-                "requirements": "恢复防护罩并加装联锁。",
-                "responsible_person": "设备科刘科长",
-            },
-        ),
-        ("enterprise_reply", "ganjingzi1", {"reply_date": "2026-11-28", "measures": "已恢复防护罩并加装联锁。"}),
-        (
-            "reinspect",
-            "ganjingzi2",
-            {
-                "reinspection_date": "2026-12-01",
-                "reinspection_result": "整改合格",
-                "findings": "复查确认已整改。",
-                "opinion": OPINION,
-            },
-        ),
-        ("reward_decision", "jingji1", {"decision": "同意", "reward_amount": "300", "opinion": OPINION}),
-    ]
-    for bpmn_id, username, data in steps:
+    for bpmn_id, username, data in HAZARD_STEPS_TO_REWARD:
         answer = api.complete(case_id, bpmn_id, username, data)
         assert answer.status_code == 200, (bpmn_id, answer.json)
 

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +24,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from sqlalchemy.orm import Session
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from tests.conftest import AuthActions, Databases
+from tests.live_server import serving
 from tests.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, sign_in_as
 from tests.workflow_helpers import open_task, start_report, user
 from webapp import create_app
@@ -259,15 +258,10 @@ def live_app(
         claim_task(session, user(session, "ganjingzi1"), case.id, task.task_id)
         session.commit()
         ids = (case.id, task.task_id)
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="csp-server", daemon=True)
-    thread.start()
     try:
-        yield LiveApp(app, f"http://127.0.0.1:{server.server_port}", *ids)
+        with serving(app, "csp-server") as base_url:
+            yield LiveApp(app, base_url, *ids)
     finally:
-        server.shutdown()
-        thread.join(timeout=5)
-        webapp_database.engine(app).dispose()
         databases.drop(url)
 
 

@@ -68,3 +68,48 @@ def complete(session: Session, username: str, case: ProcessInstance, bpmn_id: st
 
 def start_report(session: Session, username: str = "ganjingzi1", **overrides: Any) -> ProcessInstance:
     return start_case(session, user(session, username), "hazard_report", intake(**overrides))
+
+
+STEP_OPINION = "经研究，同意。"
+# A general hazard's steps from registration to the reward decision, as (step, who does it, form data): the path
+# the API-driven tests walk.
+HAZARD_STEPS_TO_REWARD: list[tuple[str, str, dict[str, Any]]] = [
+    ("register_report", "ganjingzi1", {"decision": "受理", "opinion": STEP_OPINION}),
+    ("triage", "jingji1", {"triage_level": "一般", "opinion": STEP_OPINION}),
+    (
+        "verify",
+        "ganjingzi1",
+        {
+            "inspection_date": "2026-11-20",
+            "inspectors": "马晓东、朱丽",
+            "verification_result": "属实",
+            "hazard_level": "一般",
+            "reporter_responsible": False,
+            "evidence": "现场查看，防护罩确已拆除。",
+            "opinion": STEP_OPINION,
+        },
+    ),
+    (
+        "rectify_notice",
+        "ganjingzi1",
+        {
+            "rectification_mode": "限期整改",
+            "notice_number": "甘工整改〔2026〕9号",
+            "rectification_deadline": "2099-12-31",
+            "requirements": "恢复防护罩并加装联锁。",
+            "responsible_person": "设备科刘科长",
+        },
+    ),
+    ("enterprise_reply", "ganjingzi1", {"reply_date": "2026-11-28", "measures": "已恢复防护罩并加装联锁。"}),
+    (
+        "reinspect",
+        "ganjingzi2",
+        {
+            "reinspection_date": "2026-12-01",
+            "reinspection_result": "整改合格",
+            "findings": "复查确认已整改。",
+            "opinion": STEP_OPINION,
+        },
+    ),
+    ("reward_decision", "jingji1", {"decision": "同意", "reward_amount": "300", "opinion": STEP_OPINION}),
+]

@@ -43,17 +43,6 @@ def json_object() -> dict[str, Any]:
     return body
 
 
-def unstorable(text: str) -> bool:
-    """True for text a database cannot hold: a NUL character, or a lone surrogate (not encodable as UTF-8)."""
-    if "\x00" in text:
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
 def check_json_values(value: Any) -> None:
     """ApiError 400 when a parsed body nests too deeply or holds unstorable text, in a key or a value.
 
@@ -63,7 +52,7 @@ def check_json_values(value: Any) -> None:
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            if unstorable(item):
+            if forms.validation.unstorable(item):
                 raise ApiError(400, "bad_request", _("请求体含有不允许的字符（U+0000 或不成对的代理字符）"))
             continue
         if not isinstance(item, dict | list):
