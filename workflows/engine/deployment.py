@@ -12,6 +12,7 @@ entities, loads a DTD or touches the network. That shuts out external entities (
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -111,11 +112,11 @@ def _doctype_refused(name: str) -> DeploymentError:
 def parse_xml(raw: bytes, name: str) -> etree._Element:
     """The root element of a BPMN document; refuses any DOCTYPE (DeploymentError), raises XMLSyntaxError."""
     try:
-        etree.fromstring(raw, parser=_safe_xml_parser(target=_DoctypeSentry()))
+        # A syntax error is left to the real parse below, which reports it with its line number.
+        with contextlib.suppress(etree.XMLSyntaxError):
+            etree.fromstring(raw, parser=_safe_xml_parser(target=_DoctypeSentry()))
     except _DoctypeFound as exc:
         raise _doctype_refused(name) from exc
-    except etree.XMLSyntaxError:
-        pass  # the real parse below reports it with its line number
     # Parse the bytes, so the file's declared encoding decides, never the server's locale.
     root = etree.fromstring(raw, parser=_safe_xml_parser())
     docinfo = root.getroottree().docinfo
