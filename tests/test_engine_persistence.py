@@ -16,12 +16,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.conftest import Databases
 from tests.workflow_helpers import complete, open_steps, open_task, start_report, user
 from workflows import steps
+from workflows.acting import authority_on
 from workflows.db import make_engine
 from workflows.engine.runtime import load_workflow
 from workflows.engine.serializer import SERIALIZER_VERSION
-from workflows.errors import ConflictError, TaskAlreadyHandled
-from workflows.models import ApprovalStep, ProcessInstance, TaskIndexEntry, User
+from workflows.errors import ConflictError, OperationRefused, PermissionDenied, TaskAlreadyHandled
+from workflows.models import ApprovalStep, CaseAction, ProcessInstance, TaskIndexEntry, User
 from workflows.operations import claim_task, complete_task
+from workflows.queries import visible_task
+from workflows.reminders import urge_task
+from workflows.rollback import withdraw_task
 from workflows.routing import load_routing
 from workflows.task_index import index_matches_engine
 from workflows.transaction import run_in_transaction
@@ -207,3 +211,72 @@ def test_completing_two_parallel_branches_at_once_both_succeed(
         case = db.get(ProcessInstance, case_id)
         assert case is not None and open_steps(db, case) == ["enterprise_reply"]
         assert index_matches_engine(db, case, load_workflow(case), load_routing()) == []
+
+
+def test_urging_a_task_while_its_holder_completes_it_neither_deadlocks_nor_fails(
+    file_db: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """催办 locks the case before the task row, as a completion does, so the two queue instead of deadlocking."""
+    with file_db() as db, db.begin():
+        case = start_report(db)
+        case_id, task_id = case.id, open_task(db, case, "register_report").task_id
+
+    def register(db: Session, who: User) -> Any:
+        return complete_task(db, who, case_id, task_id, {"decision": "受理", **OPINION})
+
+    def urge(db: Session, who: User) -> Any:
+        routing = load_routing()
+        entry = visible_task(db, who, task_id, routing)  # read before the lock, as the web and the API do
+        db.get(ProcessInstance, case_id)
+        try:
+            return urge_task(db, who, entry, authority_on(db, who, entry, routing).actions, "请尽快登记")
+        except OperationRefused:
+            return "already done"  # the completion won the race: nothing left to urge
+
+    assert _race(file_db, monkeypatch, {"ganjingzi1": register, "jingji_head": urge}) == ["ok", "ok"]
+    with file_db() as db:
+        case = db.get(ProcessInstance, case_id)
+        assert case is not None and open_steps(db, case) == ["triage"]
+
+
+def test_withdrawing_one_step_twice_at_once_withdraws_it_once(file_db: sessionmaker[Session]) -> None:
+    """Each withdrawal decides on the task row as it is under the case lock, not on a copy read before it."""
+    with file_db() as db, db.begin():
+        case = start_report(db)
+        complete(db, "ganjingzi1", case, "register_report", {"decision": "受理", **OPINION})
+        case_id = case.id
+        task_id = db.scalars(
+            select(TaskIndexEntry.task_id).where(
+                TaskIndexEntry.instance_id == case_id, TaskIndexEntry.bpmn_id == "register_report"
+            )
+        ).one()
+    both_read = threading.Barrier(2, timeout=3)
+    outcomes: list[str] = []
+
+    def withdraw() -> None:
+        def action(db: Session) -> Any:
+            who = user(db, "ganjingzi1")
+            db.scalar(select(TaskIndexEntry).where(TaskIndexEntry.task_id == task_id))  # the pre-lock read
+            with contextlib.suppress(threading.BrokenBarrierError):  # on PostgreSQL the partner waits on the lock
+                both_read.wait()
+            return withdraw_task(db, who, case_id, task_id, "填错了")
+
+        try:
+            run_in_transaction(file_db, action)
+            outcomes.append("ok")
+        except (ConflictError, PermissionDenied, OperationRefused):
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=withdraw) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["ok", "refused"]
+    with file_db() as db:
+        withdrawals = db.scalar(
+            select(func.count())
+            .select_from(CaseAction)
+            .where(CaseAction.instance_id == case_id, CaseAction.kind == "withdraw")
+        )
+        assert withdrawals == 1

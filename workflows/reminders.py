@@ -22,6 +22,7 @@ from workflows.db import utcnow
 from workflows.errors import OperationRefused, PermissionDenied
 from workflows.models import ActionKind, CaseAction, Reminder, ReminderKind, TaskIndexEntry, TaskStatus, User
 from workflows.routing import Action
+from workflows.steps import locked_entry
 
 # Configurable default, not a seed rule: one urge per person and task within this interval.
 DEFAULT_URGE_INTERVAL = timedelta(hours=24)
@@ -45,8 +46,8 @@ def urge_task(
     """催办 an open task the caller may see (the caller has checked visibility and passes the user's own actions)."""
     now = now or utcnow()
     message = message.strip()[:MAX_MESSAGE_LENGTH]
-    # Two clicks of 催办 in two workers: the task's row lock makes the second see the first's reminder.
-    session.refresh(entry, with_for_update=True)
+    # Two clicks of 催办 in two workers: the case lock makes the second see the first's reminder.
+    _instance, entry = locked_entry(session, entry.instance_id, entry.task_id)
     if entry.status != TaskStatus.READY:
         raise OperationRefused("该任务已办理，无需催办")
     if Action.COMPLETE in own_actions:

@@ -24,7 +24,7 @@ from workflows.acting import Authority
 from workflows.audit import record_event
 from workflows.db import utcnow
 from workflows.engine.runtime import load_workflow
-from workflows.errors import NotFound, OperationRefused, PermissionDenied
+from workflows.errors import OperationRefused, PermissionDenied
 from workflows.models import (
     ActionKind,
     ApprovalStep,
@@ -38,7 +38,7 @@ from workflows.models import (
 )
 from workflows.processes import hooks_for
 from workflows.routing import Action, RoutingTable, load_routing
-from workflows.steps import engine_task, load_task, lock_case, store_case
+from workflows.steps import engine_task, load_task, locked_entry, store_case
 from workflows.task_index import CLAIMED_BY, COMPLETED_BY
 
 MAX_REASON_LENGTH = 500
@@ -46,6 +46,9 @@ MAX_REASON_LENGTH = 500
 
 def record_opening(session: Session, instance_id: int, task_id: str, user: User) -> None:
     """Note that a holder opened the task (once per person): from then on its previous step cannot be withdrawn."""
+    # A share lock on the case: a 撤回 that has just checked for openings (under its update lock) finishes first,
+    # and an opening recorded here is seen by any 撤回 that comes after.
+    session.execute(select(ProcessInstance.id).where(ProcessInstance.id == instance_id).with_for_update(read=True))
     exists = session.scalar(
         select(TaskOpening.id).where(TaskOpening.task_id == task_id, TaskOpening.user_id == user.id)
     )
@@ -217,12 +220,7 @@ def withdraw_task(
 ) -> CaseAction:
     """撤回: the person who completed a step takes it back, while the next holder has not opened the next task."""
     routing = routing or load_routing()
-    instance = lock_case(session, instance_id)
-    entry = session.scalar(
-        select(TaskIndexEntry).where(TaskIndexEntry.instance_id == instance_id, TaskIndexEntry.task_id == task_id)
-    )
-    if entry is None:
-        raise NotFound("任务不存在")
+    instance, entry = locked_entry(session, instance_id, task_id)
     if entry.completed_by_id != user.id or entry.status != TaskStatus.COMPLETED:
         raise PermissionDenied("只能撤回本人已办理的环节")
     if instance.status != InstanceStatus.RUNNING:

@@ -124,6 +124,24 @@ def lock_case(session: Session, instance_id: int) -> ProcessInstance:
     return instance
 
 
+def locked_entry(session: Session, instance_id: int, task_id: str) -> tuple[ProcessInstance, TaskIndexEntry]:
+    """The case, locked, and its task's index row re-read under that lock: what every change of a task decides on.
+
+    Always the case row first, then its index rows, as the scheduler does (workflows.timers), so two operations never
+    wait on each other in opposite order. A copy of the row loaded before the lock (to check visibility) may predate
+    another worker's claim, completion or 退回; deciding on it would let a second official overwrite the first.
+    """
+    instance = lock_case(session, instance_id)
+    entry = session.scalar(
+        select(TaskIndexEntry)
+        .where(TaskIndexEntry.instance_id == instance_id, TaskIndexEntry.task_id == task_id)
+        .execution_options(populate_existing=True)
+    )
+    if entry is None:
+        raise NotFound("任务不存在")
+    return instance, entry
+
+
 def engine_task(workflow: BpmnWorkflow, task_id: str) -> Task:
     try:
         return workflow.get_task_from_id(UUID(task_id))
@@ -136,16 +154,7 @@ def load_task(
     session: Session, user: User, instance_id: int, task_id: str, action: Action, routing: RoutingTable
 ) -> LoadedTask:
     """The open task, locked with its case, if `user` (or a principal who delegated to them) may do `action`."""
-    instance = lock_case(session, instance_id)
-    # Re-read the row now that the case is locked: a copy loaded before the lock (visible_task) may predate another
-    # worker's claim or completion, and deciding on it would let a second official overwrite the first.
-    entry = session.scalar(
-        select(TaskIndexEntry)
-        .where(TaskIndexEntry.instance_id == instance_id, TaskIndexEntry.task_id == task_id)
-        .execution_options(populate_existing=True)
-    )
-    if entry is None:
-        raise NotFound("任务不存在")
+    instance, entry = locked_entry(session, instance_id, task_id)
     authority = authority_on(session, user, entry, routing)
     if Action.VIEW not in authority.actions:
         raise NotFound("任务不存在")
