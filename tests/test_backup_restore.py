@@ -86,6 +86,11 @@ def archive(app: Flask, app_db: Session, tmp_path: Path) -> Path:
     return path
 
 
+def test_the_archive_is_readable_by_its_owner_only(archive: Path) -> None:
+    # It holds every identity, card and mobile number in full.
+    assert archive.stat().st_mode & 0o777 == 0o600
+
+
 def assert_empty(db: Engine) -> None:
     assert set(row_counts(db).values()) == {0}
 
@@ -152,6 +157,21 @@ def test_restore_migrates_a_database_without_tables_first(archive: Path, target:
     assert restored.exit_code == 0, restored.output
     assert "数据库尚未建表：先迁移到最新结构" in restored.output
     assert row_counts(engine(target))["process_instance"] == 5
+
+
+def test_an_archive_without_its_files_does_not_restore_into_an_upload_folder(
+    app: Flask, archive: Path, target: Flask, tmp_path: Path
+) -> None:
+    bare = tmp_path / "bare.zip"
+    assert run(app, "backup", "--no-attachments", str(bare)).exit_code == 0
+
+    refused = run(target, "restore", str(bare))
+
+    assert refused.exit_code == 1, refused.output
+    assert "附件 #1（现场照片.png）：文件缺失" in refused.output and "已全部撤销" in refused.output
+    assert_empty(engine(target))
+    # Restoring the rows alone is possible when the operator says so.
+    assert run(target, "restore", "--no-attachments", str(bare)).exit_code == 0
 
 
 def test_restore_refuses_a_database_that_has_rows(archive: Path, target: Flask) -> None:

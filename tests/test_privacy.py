@@ -12,13 +12,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from tests.conftest import AuthActions
 from tests.test_check_command import work_cases
 from tests.workflow_helpers import ENTERPRISE_USCC, HAZARD_STEPS_TO_REWARD, intake, open_task, start_report, user
-from webapp.database import engine
+from webapp.database import engine, session_factory
 from workflows.db import Base
 from workflows.models import AuditEvent, HazardReport, ProcessInstance
 from workflows.operations import claim_task
@@ -312,3 +313,26 @@ def test_no_full_number_reaches_a_log_or_any_table_but_the_hazard_record(
                 continue
             for row in connection.execute(select(table)):
                 assert_no_secret(f"table {table.name}", repr(tuple(row)))
+
+
+def test_a_failing_database_write_logs_no_personal_data(app: Flask, caplog: pytest.LogCaptureFixture) -> None:
+    """PostgreSQL's DETAIL repeats the failing row; the request log keeps only the error's summary."""
+    mobile = "13904119876"
+    with app.app_context(), caplog.at_level(logging.DEBUG):
+        session = session_factory(app)()
+        try:
+            # A hazard record without its case: the foreign key (or NOT NULL) fails, with the mobile in the row.
+            session.add(
+                HazardReport(
+                    instance_id=None, enterprise_id=None, channel="随手拍", location="车间", location_key="车间",
+                    category="其他", description="x", reporter_mobile=mobile,
+                )
+            )
+            with pytest.raises(IntegrityError) as failure:
+                session.flush()
+        finally:
+            session.close()
+        app.logger.error("Exception on /report [POST]", exc_info=failure.value)
+    logged = "\n".join(record.getMessage() + (record.exc_text or "") for record in caplog.records)
+    assert "IntegrityError" in logged
+    assert mobile not in logged and mobile not in caplog.text

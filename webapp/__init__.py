@@ -33,6 +33,7 @@ from webapp import (
     tasks,
 )
 from workflows.attachments import JPEG, PDF, PNG
+from workflows.db import RedactDatabaseErrors
 
 csrf = CSRFProtect()
 
@@ -92,6 +93,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     # First: its body limit must be in place before any other hook (CSRF protection) reads the form.
     edge.init_app(app)
+    # A failed request's database error is logged by its summary: PostgreSQL's DETAIL repeats personal data.
+    app.logger.addFilter(RedactDatabaseErrors())
     database.init_app(app)
     formatting.init_app(app)
     i18n.init_app(app)

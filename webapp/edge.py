@@ -139,6 +139,14 @@ MAX_DATABASE_ID = 2**31 - 1
 NUL = "\x00"
 
 
+def form_id(raw: str | None) -> int | None:
+    """A database id picked in a form (a <select> value), or None for anything else: forged, "²", too large."""
+    if not raw or not (raw.isascii() and raw.isdecimal()):
+        return None
+    number = int(raw)
+    return number if number <= MAX_DATABASE_ID else None
+
+
 class DatabaseIdConverter(IntegerConverter):
     """`<int:…>` for database ids: a larger number is 404 (no such row) instead of an overflow in the driver.
 

@@ -68,11 +68,16 @@ def _enum_arg(name: str, kind: type[Any], default: Any) -> Any:
         return default
 
 
+# Beyond any real page number; keeps OFFSET within what the database accepts.
+MAX_PAGE_ARG = 1_000_000
+
+
 def _int_arg(name: str, default: int) -> int:
     try:
-        return int(request.args.get(name, default))
+        value = int(request.args.get(name, default))
     except ValueError:
         return default
+    return value if value <= MAX_PAGE_ARG else default
 
 
 def request_filter(view: View) -> InboxFilter:

@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 
 import forms
 from webapp.database import get_session
+from webapp.edge import form_id
 from workflows.acting import beijing_date, create_delegation, delegations_of, revoke_delegation
 from workflows.comments import DEFAULT_PHRASES, add_phrase, delete_phrase, own_phrases
 from workflows.db import utcnow
@@ -84,8 +85,9 @@ def create() -> Response | tuple[str, int]:
     values = {name: request.form.get(name, "") for name in _DELEGATION_FIELDS}
     errors: dict[str, str] = {}
     delegate = None
-    if values["delegate"].isdigit():
-        delegate = session.get(User, int(values["delegate"]))
+    delegate_id = form_id(values["delegate"])
+    if delegate_id is not None:
+        delegate = session.get(User, delegate_id)
     if delegate is None:
         errors["delegate"] = _("受托人：请选择")
     starts_on = _parse_date(values["starts_on"], _("开始日期"), "starts_on", errors)

@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response
 import forms
 from webapp.cases import render_case, upload_policy
 from webapp.database import get_session
+from webapp.edge import form_id
 from webapp.tasks import render_task
 from workflows import queries
 from workflows.acting import authority_on
@@ -66,8 +67,8 @@ def _perform(operation: Callable[[], T]) -> T:
 
 def _chosen_user(session: Session, field: str, message: str) -> User:
     """The user picked in a <select>; a missing or forged id is a form error, not a server error."""
-    raw = request.form.get(field, "")
-    chosen = session.get(User, int(raw)) if raw.isdigit() else None
+    chosen_id = form_id(request.form.get(field))
+    chosen = session.get(User, chosen_id) if chosen_id is not None else None
     if chosen is None:
         raise forms.FormValidationError({field: message})
     return chosen
@@ -233,7 +234,7 @@ def copy(instance_id: int) -> Response | tuple[str, int]:
     case = _visible_case(instance_id)
     task_id = _text("task_id")
     step_title = _case_task(case, task_id).title if task_id else ""
-    ids = {int(raw) for raw in request.form.getlist("recipients") if raw.isdigit()}
+    ids = {chosen for chosen in map(form_id, request.form.getlist("recipients")) if chosen is not None}
     recipients = list(session.scalars(select(User).where(User.id.in_(ids)))) if ids else []
     try:
         copies = _perform(

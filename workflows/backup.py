@@ -214,8 +214,15 @@ def write_backup(
         raise BackupError("数据库尚未建表（没有结构版本），无可备份的数据")
     summary = BackupSummary(path=target, revision=revision)
     temporary = target.with_name(target.name + ".partial")
+    temporary.unlink(missing_ok=True)  # left by a backup that crashed
     try:
-        with snapshot(engine) as session, zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
+        # Readable by the owner only: the archive holds every identity, card and mobile number in full.
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with (
+            snapshot(engine) as session,
+            os.fdopen(descriptor, "wb") as file,
+            zipfile.ZipFile(file, "w", zipfile.ZIP_DEFLATED) as archive,
+        ):
             connection = session.connection()
             listed_tables = []
             for table in tables():

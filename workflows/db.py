@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -70,6 +71,33 @@ class _NoResultRows(logging.Filter):
 
 
 logging.getLogger("sqlalchemy.engine.Engine").addFilter(_NoResultRows())
+
+
+def database_error_summary(exc: StatementError) -> str:
+    """What a database error may say in a log or a message: its kind, the server's one-line message, the constraint.
+
+    Never the rest: PostgreSQL's DETAIL repeats the failing row ("Failing row contains (…, 13904111234, …)"), and
+    hide_parameters does not reach it.
+    """
+    diag = getattr(exc.orig, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    constraint = getattr(diag, "constraint_name", None) if diag is not None else None
+    if primary is None:  # SQLite: its messages name the column, never a value
+        primary = str(exc.orig).split("\n", 1)[0]
+    return f"{type(exc).__name__}: {primary}" + (f" ({constraint})" if constraint else "")
+
+
+class RedactDatabaseErrors(logging.Filter):
+    """Replaces a logged database exception by its summary, for loggers that log request failures (Flask's)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], StatementError):
+            summary = database_error_summary(record.exc_info[1])
+            record.msg = f"{record.getMessage()}: {summary}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

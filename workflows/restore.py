@@ -38,6 +38,7 @@ from workflows.backup import (
     python_type,
     tables,
 )
+from workflows.db import database_error_summary
 from workflows.integrity import IntegrityReport, run_checks
 from workflows.migrate import current_revision, upgrade_database
 
@@ -223,7 +224,7 @@ def _insert_table(
             connection.execute(table.insert(), chunk)
         except StatementError as exc:
             # The driver's own message names the constraint; SQLAlchemy's would list the rows (personal data).
-            raise BackupError(f"写入表 {table.name} 失败：{exc.orig}") from None
+            raise BackupError(f"写入表 {table.name} 失败：{database_error_summary(exc)}") from None
         except SQLAlchemyError as exc:
             raise BackupError(f"写入表 {table.name} 失败：{type(exc).__name__}") from None
         before, written = written, written + len(chunk)
@@ -282,8 +283,9 @@ def restore_backup(
     """Restore the archive into an empty database, all or nothing (see the module docstring).
 
     The check runs inside the restoring transaction: with findings the restore is rolled back (RestoreFindings)
-    unless `allow_findings`, when it commits and returns them. Attachment files are written before the commit;
-    they are stored under their SHA-256, so a file left by an aborted restore is harmless.
+    unless `allow_findings`, when it commits and returns them. Attachment files are written before the check (which
+    then verifies them) and the commit; they are stored under their SHA-256, so a file left by an aborted restore
+    is harmless.
     """
     progress("校验备份文件 …")
     manifest = verify_archive(path, expected_sha256)
@@ -303,15 +305,16 @@ def restore_backup(
                 summary.rows[table.name] = _insert_table(connection, archive, table, entry, progress)
             if connection.dialect.name == "postgresql":
                 _reset_sequences(connection)
-            progress("检查恢复的数据（流程状态、任务索引、审批记录、审计链）…")
-            with Session(bind=connection, autoflush=False) as session:
-                summary.check = run_checks(session)
-            if summary.check.findings and not allow_findings:
-                raise RestoreFindings(summary.check.findings)
             if upload_dir is not None:
                 for listed in manifest.get("attachments", []):
                     write_content(upload_dir, archive.read(f"attachments/{listed['sha256']}"))
                     summary.attachments += 1
+            progress("检查恢复的数据（流程状态、任务索引、审批记录、审计链、附件文件）…")
+            with Session(bind=connection, autoflush=False) as session:
+                # With an upload folder the files are checked too: an archive made without them fails here.
+                summary.check = run_checks(session, upload_dir=upload_dir)
+            if summary.check.findings and not allow_findings:
+                raise RestoreFindings(summary.check.findings)
             connection.commit()
         except BaseException:
             connection.rollback()
