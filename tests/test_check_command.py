@@ -8,6 +8,7 @@ task complete twice.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -232,6 +233,32 @@ def test_the_masked_card_step_is_vouched_for_by_its_audit_event(
         f"[approval_step] 案件 {case_number} 审批记录 #{payment.id}（奖励通知与发放）："
         "没有与之对应的审计事件（重复写入，或记录的哈希被修改）",
         f"[approval_step] 案件 {case_number}：审计事件 #{recorded_by[0]} 记录的审批记录缺失",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("bpmn_id", "field", "forged"), [("reward_payment", "paid_amount", "5000.00"), (None, "location", "别处")]
+)
+def test_an_edited_masked_record_is_reported_through_its_audit_event(
+    app: Flask, runner: FlaskCliRunner, app_db: Session, bpmn_id: str | None, field: str, forged: str
+) -> None:
+    """The payment (masked card) and the start step (masked mobile) cannot be rehashed from their full data; the
+    audit event's record_hash still proves the stored record unchanged, so an edit of any field is reported."""
+    worked = work_cases(app_db)
+    steps = app_db.scalars(
+        select(ApprovalStep).where(ApprovalStep.instance_id == worked.closed.id).order_by(ApprovalStep.id)
+    ).all()
+    step = next(s for s in steps if s.bpmn_id == bpmn_id) if bpmn_id else steps[0]
+    assert "*" in json.dumps(step.data, ensure_ascii=False)  # the record holds a masked number
+    step.data = {**step.data, field: forged}
+    app_db.commit()
+
+    result = run_check(app, runner)
+
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"[approval_step] 案件 {worked.closed.case_number} 审批记录 #{step.id}（{step.step_title}）："
+        "记录内容与审计事件不符（记录被修改）"
     ]
 
 

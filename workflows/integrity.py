@@ -23,7 +23,7 @@ how a restarted server, a restored backup or an operator proves it.
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -223,9 +223,12 @@ def _holds_masked_value(form: forms.FormDefinition, data: dict[str, Any]) -> boo
     return False
 
 
-def _recorded_step_hashes(session: Session) -> dict[str, list[tuple[int, str]]]:
-    """(event id, data_hash) of every audit event that recorded an approval step, by case number."""
-    recorded: dict[str, list[tuple[int, str]]] = defaultdict(list)
+def _recorded_step_hashes(session: Session) -> dict[str, list[tuple[int, str, str | None]]]:
+    """(event id, data_hash, record_hash) of every audit event that recorded an approval step, by case number.
+
+    record_hash (the stored record's hash, steps.step_hashes) is absent from events written before it existed.
+    """
+    recorded: dict[str, list[tuple[int, str, str | None]]] = defaultdict(list)
     events = session.execute(
         select(AuditEvent.id, AuditEvent.action, AuditEvent.object_id, AuditEvent.payload)
         .where(AuditEvent.action.in_(STEP_EVENTS))
@@ -238,7 +241,10 @@ def _recorded_step_hashes(session: Session) -> dict[str, list[tuple[int, str]]]:
             continue  # an edited payload breaks the chain, which check_audit_chain reports
         case_number = object_id if action == "case.started" else content.get("case")
         if isinstance(content, dict) and case_number and content.get("data_hash"):
-            recorded[str(case_number)].append((event_id, str(content["data_hash"])))
+            record_hash = content.get("record_hash")
+            recorded[str(case_number)].append(
+                (event_id, str(content["data_hash"]), str(record_hash) if record_hash else None)
+            )
     return recorded
 
 
@@ -263,19 +269,31 @@ def check_approval_steps(session: Session) -> list[Finding]:
             ]
             continue
         case_number, version_id = cases[instance_id]
+        masked: set[int] = set()  # steps whose stored record is checked through their audit event instead
         for step in steps:
             form = step_forms.form(step, version_id)
             complete_data = form is None or not _holds_masked_value(form, step.data)
-            if complete_data and forms.data_hash(step.data) != step.data_hash:
+            if not complete_data:
+                masked.add(step.id)
+            elif forms.data_hash(step.data) != step.data_hash:
                 findings.append(
                     Finding("approval_step", _step_label(step, case_number), "记录内容与其哈希不符（记录被修改）")
                 )
         # One step per recording event: a surplus step is a duplicate or a forgery, a surplus event a lost step.
         events = recorded.pop(case_number or "", [])
-        unmatched = Counter(data_hash for _event_id, data_hash in events)
+        unmatched: dict[str, list[str | None]] = defaultdict(list)
+        for _event_id, data_hash, record_hash in events:
+            unmatched[data_hash].append(record_hash)
         for step in steps:
-            if unmatched[step.data_hash] > 0:
-                unmatched[step.data_hash] -= 1
+            if unmatched[step.data_hash]:
+                stored = forms.data_hash(step.data)
+                candidates = unmatched[step.data_hash]
+                record_hash = stored if stored in candidates else candidates[0]
+                candidates.remove(record_hash)
+                if step.id in masked and record_hash is not None and record_hash != stored:
+                    findings.append(
+                        Finding("approval_step", _step_label(step, case_number), "记录内容与审计事件不符（记录被修改）")
+                    )
             else:
                 findings.append(
                     Finding(
@@ -284,9 +302,9 @@ def check_approval_steps(session: Session) -> list[Finding]:
                         "没有与之对应的审计事件（重复写入，或记录的哈希被修改）",
                     )
                 )
-        for event_id, data_hash in events:
-            if unmatched[data_hash] > 0:
-                unmatched[data_hash] -= 1
+        for event_id, data_hash, _record_hash in events:
+            if unmatched[data_hash]:
+                unmatched[data_hash].pop()
                 findings.append(
                     Finding("approval_step", f"案件 {case_number}", f"审计事件 #{event_id} 记录的审批记录缺失")
                 )
@@ -296,7 +314,7 @@ def check_approval_steps(session: Session) -> list[Finding]:
         missing = "审批记录缺失" if case_number in numbers else "案件不存在"
         findings += [
             Finding("approval_step", f"案件 {case_number}", f"审计事件 #{event_id} 记录的{missing}")
-            for event_id, _hash in events
+            for event_id, _hash, _record in events
         ]
     return findings
 

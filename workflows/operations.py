@@ -30,6 +30,7 @@ from workflows.steps import (
     load_task,
     open_tasks,
     run_task,
+    step_hashes,
     store_case,
     task_form,
     write_approval_step,
@@ -114,15 +115,16 @@ def start_case(
     store_case(session, instance, workflow, routing)
     if form is not None:
         start_task = workflow.get_tasks(spec_name=workflow.spec.start.outputs[0].name)[0]
-        write_approval_step(
+        step = write_approval_step(
             session, instance, start_task, f"发起：{info.title}", Authority(user, user, frozenset()), form, cleaned
         )
+    hashes = step_hashes(step) if form is not None else {"data_hash": forms.data_hash(cleaned)}
     record_event(
         session,
         "case.started",
         "case",
         instance.case_number,
-        {"process": process_key, "version": version.version, "data_hash": forms.data_hash(cleaned)},
+        {"process": process_key, "version": version.version, **hashes},
         actor_id=user.id,
     )
     return instance
@@ -196,7 +198,7 @@ def complete_task(
             "case": instance.case_number,
             "step": task.task_spec.bpmn_id,
             "decision": step.decision,
-            "data_hash": step.data_hash,
+            **step_hashes(step),
             "on_behalf_of": loaded.authority.principal.username if loaded.authority.on_behalf else None,
         },
         actor_id=user.id,

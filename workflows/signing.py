@@ -21,7 +21,16 @@ from workflows.errors import PermissionDenied
 from workflows.models import ActionKind, CaseAction, OrgUnit, Role, User
 from workflows.processes import hooks_for
 from workflows.routing import Action, RoutingTable, load_routing
-from workflows.steps import Completion, LoadedTask, load_task, open_tasks, run_task, store_case, write_approval_step
+from workflows.steps import (
+    Completion,
+    LoadedTask,
+    load_task,
+    open_tasks,
+    run_task,
+    step_hashes,
+    store_case,
+    write_approval_step,
+)
 from workflows.task_index import ADDED_SIGN_FORM, ADDED_SIGNERS, ASSIGNED_TO, CLAIMED_BY, HELD_SUBMISSION
 
 MAX_REASON_LENGTH = 500
@@ -163,7 +172,7 @@ def hold_for_after_signers(
         "task.held_for_signers",
         "task",
         str(task.id),
-        {"case": instance.case_number, "data_hash": step.data_hash},
+        {"case": instance.case_number, **step_hashes(step)},
         actor_id=loaded.authority.actor.id,
     )
     return Completion(instance, step, open_tasks(session, instance.id))
@@ -222,7 +231,7 @@ def sign_as_added_signer(
         "task.signed",
         "task",
         str(task.id),
-        {"case": instance.case_number, "decision": cleaned["decision"], "data_hash": step.data_hash},
+        {"case": instance.case_number, "decision": cleaned["decision"], **step_hashes(step)},
         actor_id=loaded.authority.actor.id,
     )
     return Completion(instance, step, open_tasks(session, instance.id))
