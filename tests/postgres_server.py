@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -20,6 +21,7 @@ from pathlib import Path
 import psycopg
 
 USER = "unionflow"
+INITDB = ("-U", USER, "-A", "scram-sha-256", "--no-sync", "--locale=C.UTF-8")
 
 
 def _bin_dir() -> Path:
@@ -44,21 +46,25 @@ def _as_server_user(args: list[str]) -> list[str]:
 
 @contextmanager
 def throwaway_postgres() -> Iterator[str]:
-    """Yield the server's base URL (`postgresql+psycopg://unionflow@127.0.0.1:PORT`); stop and delete it after."""
+    """Yield the server's base URL (`postgresql+psycopg://unionflow:PASSWORD@127.0.0.1:PORT`); stop and delete it."""
     bin_dir = _bin_dir()
     workdir = Path(tempfile.mkdtemp(prefix="unionflow-pg-"))
     if os.geteuid() == 0:
         shutil.chown(workdir, "postgres", "postgres")
     data, port, log = workdir / "data", _free_port(), workdir / "log"
+    # Loopback is open to every local account: a random password, not `trust`, keeps them out of a superuser.
+    password = secrets.token_urlsafe(24)
+    password_file = workdir / "password"
+    password_file.write_text(password)
+    if os.geteuid() == 0:
+        shutil.chown(password_file, "postgres", "postgres")
     options = (
         f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
         " -c full_page_writes=off -c max_connections=200"
     )
     try:
         subprocess.run(
-            _as_server_user(
-                [str(bin_dir / "initdb"), "-D", str(data), "-U", USER, "-A", "trust", "--no-sync", "--locale=C.UTF-8"]
-            ),
+            _as_server_user([str(bin_dir / "initdb"), "-D", str(data), "--pwfile", str(password_file), *INITDB]),
             check=True,
             capture_output=True,
         )
@@ -67,7 +73,7 @@ def throwaway_postgres() -> Iterator[str]:
             check=True,
             capture_output=True,
         )
-        yield f"postgresql+psycopg://{USER}@127.0.0.1:{port}"
+        yield f"postgresql+psycopg://{USER}:{password}@127.0.0.1:{port}"
     finally:
         if (data / "postmaster.pid").exists():
             subprocess.run(

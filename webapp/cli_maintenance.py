@@ -15,10 +15,10 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from webapp.database import engine
-from workflows.backup import BackupError, RestoreFindings, write_backup
+from workflows.backup import BackupError, write_backup
 from workflows.integrity import run_checks, snapshot
 from workflows.migrate import current_revision
-from workflows.restore import restore_backup
+from workflows.restore import RestoreFindings, restore_backup
 
 
 def _progress(message: str) -> None:

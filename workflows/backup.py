@@ -40,7 +40,7 @@ from sqlalchemy.types import TypeDecorator
 
 from workflows.attachments import attachment_path
 from workflows.db import Base
-from workflows.integrity import Finding, snapshot
+from workflows.integrity import snapshot
 from workflows.migrate import alembic_config, current_revision
 from workflows.models import Attachment
 
@@ -57,14 +57,6 @@ Progress = Callable[[str], None]
 
 class BackupError(Exception):
     """A backup or restore refused, with a Chinese message naming what is wrong."""
-
-
-class RestoreFindings(BackupError):
-    """The restored data did not pass the check; nothing was committed."""
-
-    def __init__(self, findings: list[Finding]) -> None:
-        super().__init__(f"恢复的数据未通过检查（{len(findings)} 个问题），已全部撤销")
-        self.findings = findings
 
 
 @dataclass

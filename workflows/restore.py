@@ -30,7 +30,6 @@ from workflows.backup import (
     SHA256_PATTERN,
     BackupError,
     Progress,
-    RestoreFindings,
     decode_value,
     file_sha256,
     head_revision,
@@ -39,10 +38,18 @@ from workflows.backup import (
     tables,
 )
 from workflows.db import database_error_summary
-from workflows.integrity import IntegrityReport, run_checks
+from workflows.integrity import Finding, IntegrityReport, run_checks
 from workflows.migrate import current_revision, upgrade_database
 
 # --- reading and verifying an archive ---------------------------------------------------------------------------------
+
+
+class RestoreFindings(BackupError):
+    """The restored data did not pass the check; nothing was committed."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        super().__init__(f"恢复的数据未通过检查（{len(findings)} 个问题），已全部撤销")
+        self.findings = findings
 
 
 def _tampered(detail: str) -> BackupError:
