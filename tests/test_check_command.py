@@ -36,7 +36,7 @@ from webapp.database import engine
 from workflows import integrity
 from workflows.db import utcnow
 from workflows.engine.runtime import load_workflow
-from workflows.integrity import Finding
+from workflows.findings import Finding
 from workflows.models import (
     ApprovalStep,
     Attachment,

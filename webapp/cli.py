@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
+from webapp.cli_aid import import_aid_list_command
 from webapp.cli_maintenance import COMMANDS as MAINTENANCE_COMMANDS
 from webapp.cli_tokens import create_token_command, revoke_tokens_command
 from webapp.database import engine, session_factory
@@ -138,6 +139,7 @@ def init_app(app: Flask) -> None:
         run_timers_command,
         create_token_command,
         revoke_tokens_command,
+        import_aid_list_command,
         *MAINTENANCE_COMMANDS,
     ):
         app.cli.add_command(command)

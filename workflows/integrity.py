@@ -12,9 +12,8 @@ them all. What is proved:
   duplicated, edited or invented step and a lost one are all reported;
 - the audit chain verifies (`audit.verify_chain`);
 - optionally, every attachment row has its file in the upload folder;
-- imports left no partial rows: `IMPORT_CHECKS` lists one check per bulk import. No import exists yet; the
-  hardship-aid list import of issue #6 adds its check there (a function `(Session) -> list[Finding]`, e.g. rows of
-  an import batch that is not marked complete).
+- imports left no partial rows: `IMPORT_CHECKS` lists one check per bulk import (a function
+  `(Session) -> list[Finding]`); the hardship-aid list's compares each import's recorded row count with its rows.
 
 A crash can leave none of these broken, because each request writes everything in one transaction; the check is
 how a restarted server, a restored backup or an operator proves it.
@@ -24,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,10 +34,12 @@ from sqlalchemy.orm import Session
 
 import forms
 from forms.sensitive import sensitive_paths
+from workflows.aid.importing import check_aid_imports
 from workflows.attachments import attachment_path
 from workflows.audit import verify_chain
 from workflows.engine.deployment import FORM_PROPERTY, properties, specs_for
 from workflows.engine.runtime import load_workflow
+from workflows.findings import Check, Finding
 from workflows.models import (
     ApprovalStep,
     Attachment,
@@ -56,18 +57,6 @@ from workflows.task_index import ADDED_SIGN_FORM, expected_timers, index_matches
 STEP_EVENTS = frozenset({"case.started", "task.completed", "task.held_for_signers", "task.signed"})
 # Instances are loaded in batches and dropped from the session after each, so a large database fits in memory.
 BATCH = 50
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One inconsistency: which check found it, what it is about (a case, a step, an event) and what is wrong."""
-
-    check: str
-    subject: str
-    message: str
-
-    def line(self) -> str:
-        return f"[{self.check}] {self.subject}：{self.message}"
 
 
 @dataclass
@@ -90,10 +79,10 @@ class IntegrityReport:
         )
 
 
-Check = Callable[[Session], list[Finding]]
 
-# Checks that a bulk import left no partial rows (see the module docstring); issue #6 adds the hardship-aid one.
-IMPORT_CHECKS: tuple[Check, ...] = ()
+
+# Checks that a bulk import left no partial rows (see the module docstring).
+IMPORT_CHECKS: tuple[Check, ...] = (check_aid_imports,)
 
 
 def case_label(instance: ProcessInstance) -> str:

@@ -38,7 +38,8 @@ from workflows.backup import (
     tables,
 )
 from workflows.db import database_error_summary
-from workflows.integrity import Finding, IntegrityReport, run_checks
+from workflows.findings import Finding
+from workflows.integrity import IntegrityReport, run_checks
 from workflows.migrate import current_revision, upgrade_database
 
 # --- reading and verifying an archive ---------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """SQLAlchemy models. Importing this package registers every table on `Base.metadata`."""
 
 from workflows.models.access import ApiToken, RateLimitEvent
+from workflows.models.aid import AidImport, AidWorker
 from workflows.models.attachment import Attachment
 from workflows.models.audit import AuditEvent
 from workflows.models.collaboration import (
@@ -33,6 +34,8 @@ __all__ = [
     "ACTION_LABELS",
     "DEPARTMENTS",
     "ActionKind",
+    "AidImport",
+    "AidWorker",
     "ApiToken",
     "ApprovalStep",
     "Attachment",

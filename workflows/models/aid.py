@@ -1,0 +1,71 @@
+"""The capacity-reduction hardship-aid list (去产能企业特困职工援助, seed 000 items 8–10) as business tables.
+
+A year's draft list is thousands of workers across the province's cities: it lives here, never in workflow task
+data (DESIGN §2). An import is all or nothing: its rows and its `AidImport` row are written in one transaction,
+and `row_count` lets `flask check` prove that no import left partial rows.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from workflows.db import Base, utcnow
+from workflows.models.org import OrgUnit
+
+
+class AidImport(Base):
+    """One imported draft list (拟援助人员名单) of one aid year, from one extract of the HR placement database."""
+
+    __tablename__ = "aid_import"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # One draft list per aid year: a corrected extract replaces nothing, it is refused (the list is under review).
+    year: Mapped[int] = mapped_column(unique=True)
+    source_filename: Mapped[str] = mapped_column(String(200))
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    row_count: Mapped[int]
+    imported_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    workers: Mapped[list[AidWorker]] = relationship(back_populates="aid_import", order_by="AidWorker.row_number")
+
+
+class AidWorker(Base):
+    """A worker on a year's aid list, as imported; review, confirmation and payment columns follow in issue #6."""
+
+    __tablename__ = "aid_worker"
+    __table_args__ = (
+        UniqueConstraint("year", "resident_id"),
+        Index("ix_aid_worker_city", "year", "city_unit_id"),
+        Index("ix_aid_worker_district", "year", "district_unit_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("aid_import.id"), index=True)
+    year: Mapped[int]
+    row_number: Mapped[int]  # the row of the imported sheet, so officials can find it in their file
+    name: Mapped[str] = mapped_column(String(40))
+    resident_id: Mapped[str] = mapped_column(String(18), index=True)
+    sex: Mapped[str] = mapped_column(String(2))
+    placement_type: Mapped[str] = mapped_column(String(16))
+    internal_retirement_start: Mapped[date | None]
+    statutory_retirement_on: Mapped[date | None]
+    buyout_on: Mapped[date | None]
+    ui_benefit_start: Mapped[date | None]
+    ui_benefit_end: Mapped[date | None]
+    enterprise_name: Mapped[str] = mapped_column(String(200))
+    enterprise_uscc: Mapped[str] = mapped_column(String(18))
+    city: Mapped[str] = mapped_column(String(40))
+    district: Mapped[str] = mapped_column(String(40))
+    city_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    district_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id"))
+    mobile: Mapped[str] = mapped_column(String(11))
+    bank_name: Mapped[str] = mapped_column(String(100))
+    card_number: Mapped[str] = mapped_column(String(19))
+
+    aid_import: Mapped[AidImport] = relationship(back_populates="workers")
+    city_unit: Mapped[OrgUnit] = relationship(foreign_keys=[city_unit_id])
+    district_unit: Mapped[OrgUnit | None] = relationship(foreign_keys=[district_unit_id])
