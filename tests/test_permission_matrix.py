@@ -66,6 +66,9 @@ PERSONAL = {
     "api.list_phrases",
     "api.add_phrase",
     "api.delete_phrase",
+    "aid.lists",
+    "aid.template",
+    "aid.upload_list",
 }
 # Pages about one case or one of its tasks.
 CASE = {

@@ -104,8 +104,15 @@ def _public_report_bytes(config: Mapping[str, Any]) -> int:
     return per_photo * _int(config, "PUBLIC_PHOTO_MAX_COUNT", DEFAULT_PHOTO_MAX_COUNT)
 
 
+def _aid_list_bytes(config: Mapping[str, Any]) -> int:
+    from workflows.tabular import TableLimits
+
+    return _int(config, "AID_LIST_MAX_BYTES", TableLimits.max_bytes)
+
+
 # Every endpoint that accepts files, with the file bytes it may carry. Everything else carries no file.
 UPLOAD_ENDPOINTS: Mapping[str, Callable[[Mapping[str, Any]], int]] = {
+    "aid.upload_list": _aid_list_bytes,
     "task_ops.upload": _case_upload_bytes,
     "api.upload_attachment": _case_upload_bytes,
     "public.report": _public_report_bytes,
