@@ -69,6 +69,8 @@ PERSONAL = {
     "aid.lists",
     "aid.template",
     "aid.upload_list",
+    "aid_review.review",
+    "aid_review.record",
 }
 # Pages about one case or one of its tasks.
 CASE = {

@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from webapp import (
     aid,
+    aid_review,
     api,
     auth,
     batch,
@@ -109,6 +110,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(settings.bp)
     app.register_blueprint(batch.bp)
     app.register_blueprint(aid.bp)
+    app.register_blueprint(aid_review.bp)
     # The API authenticates every request with a bearer token, never a cookie, so CSRF does not apply to it.
     csrf.exempt(api.bp)
     app.register_blueprint(api.bp)

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from flask_babel import gettext as _
 
+import forms
 from workflows.records import redact
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -54,3 +55,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(light_label)
     # An identity or card number typed by hand into an opinion is masked wherever an opinion is shown.
     app.add_template_filter(redact)
+    # Identity numbers in lists are always masked (the full number is only where a step needs it).
+    app.add_template_filter(forms.mask_resident_id, "mask_resident_id")

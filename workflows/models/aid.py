@@ -34,7 +34,7 @@ class AidImport(Base):
 
 
 class AidWorker(Base):
-    """A worker on a year's aid list, as imported; review, confirmation and payment columns follow in issue #6."""
+    """A worker on a year's aid list, as imported, with the district's review; confirmation and payment follow."""
 
     __tablename__ = "aid_worker"
     __table_args__ = (
@@ -65,6 +65,13 @@ class AidWorker(Base):
     mobile: Mapped[str] = mapped_column(String(11))
     bank_name: Mapped[str] = mapped_column(String(100))
     card_number: Mapped[str] = mapped_column(String(19))
+    # The district union's review (seed 000 item 8: 家庭经济和就业创业情况审查); None until it is recorded.
+    review_conclusion: Mapped[str | None] = mapped_column(String(8))
+    review_reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    reemployed_on: Mapped[date | None]
+    review_evidence: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    reviewed_at: Mapped[datetime | None]
 
     aid_import: Mapped[AidImport] = relationship(back_populates="workers")
     city_unit: Mapped[OrgUnit] = relationship(foreign_keys=[city_unit_id])
