@@ -106,6 +106,31 @@ def test_the_command_reports_each_problem_by_row_or_prints_the_split(
         imported = runner.invoke(args=["import-aid-list", str(YEAR), str(good), "--user", DRAFTER])
 
     assert refused.exit_code == 1
-    assert "第 2 行「手机号码」：" in refused.output and "未导入任何数据" in refused.output
+    assert "第 2 行 手机号码：" in refused.output and "手机号码：手机号码" not in refused.output
+    assert "未导入任何数据" in refused.output
     assert imported.exit_code == 0, imported.output
     assert "已导入 2017 年度援助名单：2 人" in imported.output and "大连市总工会：2 人" in imported.output
+
+
+def test_years_imported_out_of_order_still_see_each_other(world: Session) -> None:
+    """A 内退 worker on the 2018 list cannot be added to a 2017 list imported afterwards (one-time aid)."""
+    drafter = user(world, DRAFTER)
+    import_aid_list(world, drafter, YEAR + 1, xlsx([internal()]), "2018.xlsx")
+    with pytest.raises(ListRejected) as rejected:
+        import_aid_list(world, drafter, YEAR, xlsx([internal()]), "2017.xlsx")
+    (problem,) = rejected.value.problems
+    assert (problem.row, problem.column) == (2, "身份证号") and "2018" in problem.message
+
+
+def test_a_district_longer_than_the_column_is_a_row_problem_not_a_database_error(world: Session) -> None:
+    with pytest.raises(ListRejected) as rejected:
+        import_aid_list(world, user(world, DRAFTER), YEAR, xlsx([{**shenyang(), "所在区县": "区" * 30}]), "名单.xlsx")
+    assert [(p.row, p.column) for p in rejected.value.problems] == [(2, "所在区县")]
+
+
+def test_workers_whose_benefit_or_working_life_ended_before_the_year_are_not_listed(world: Session) -> None:
+    """Seed 000 item 9: 买断 aid only within the unemployment-insurance period; a retiree is no longer 内退."""
+    drafter = user(world, DRAFTER)
+    with pytest.raises(ListRejected) as rejected:
+        import_aid_list(world, drafter, 2020, xlsx([shenyang(), buyout()]), "2020.xlsx")
+    assert [(p.row, p.column) for p in rejected.value.problems] == [(2, "法定退休日期"), (3, "失业保险金领取终止日期")]

@@ -73,6 +73,14 @@ def test_bulk_conclusion_filters_and_progress(world: Session) -> None:
     assert review_progress(world, official, YEAR).complete is True
 
 
+@pytest.mark.parametrize("search", ["\\", "%", "_", "19620514%", "19620514"])
+def test_the_search_box_is_text_not_a_pattern(world: Session, search: str) -> None:
+    """LIKE wildcards match themselves; an ID is searched by its end only (the grid masks its middle)."""
+    import_list(world)
+    found = review_page(world, user(world, "ganjingzi1"), YEAR, ReviewFilter(search=search))
+    assert found.total == 0
+
+
 @pytest.mark.parametrize(
     ("review", "field"),
     [

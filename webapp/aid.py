@@ -7,7 +7,7 @@ department sees the page; anyone else gets 404, as for any object of another uni
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -18,6 +18,7 @@ from workflows.aid.importing import city_split, import_aid_list, may_import_aid_
 from workflows.aid.validation import ListRejected, RowProblem, write_template
 from workflows.errors import OperationRefused
 from workflows.models import AidImport
+from workflows.tabular import TableLimits
 
 bp = Blueprint("aid", __name__, url_prefix="/aid")
 # The topbar links the page for those who may use it.
@@ -67,7 +68,8 @@ def upload_list() -> Response:
     if upload is None or not upload.filename:
         return _render(error=_("名单文件：请选择 .xlsx 或 .csv 文件"), year=raw_year, status=422)
     try:
-        aid_import = import_aid_list(session, user, int(raw_year), upload.read(), upload.filename)
+        limits = TableLimits(max_bytes=int(current_app.config.get("AID_LIST_MAX_BYTES", TableLimits.max_bytes)))
+        aid_import = import_aid_list(session, user, int(raw_year), upload.read(), upload.filename, limits=limits)
         session.commit()
     except ListRejected as rejected:
         session.rollback()

@@ -12,7 +12,6 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 import forms
@@ -27,8 +26,9 @@ from workflows.aid.review import (
     record_review,
     review_page,
     review_progress,
+    review_years,
 )
-from workflows.models import AidWorker, User
+from workflows.models import User
 
 bp = Blueprint("aid_review", __name__, url_prefix="/aid")
 REVIEW_FIELDS = ("conclusion", "reason", "reemployed_on", "evidence")
@@ -37,22 +37,14 @@ REVIEW_FIELDS = ("conclusion", "reason", "reemployed_on", "evidence")
 @bp.app_template_global()
 def has_aid_review(user: User) -> bool:
     """Whether the topbar links the review grid: the user's union was sent workers of some year's list."""
-    if not may_review(user):
-        return False
-    sent = select(AidWorker.id).where(AidWorker.district_unit_id == user.org_unit_id).limit(1)
-    return get_session().scalar(sent) is not None
-
-
-def _years(user_unit_id: int) -> list[int]:
-    query = select(AidWorker.year).where(AidWorker.district_unit_id == user_unit_id).group_by(AidWorker.year)
-    return sorted(get_session().scalars(query), reverse=True)
+    return bool(review_years(get_session(), user))
 
 
 def _state() -> tuple[int | None, ReviewFilter, int]:
     user = current_user.user
     if not may_review(user):
         abort(404)
-    years = _years(user.org_unit_id)
+    years = review_years(get_session(), user)
     raw_year = request.values.get("year", "")
     year = int(raw_year) if raw_year.isascii() and raw_year.isdecimal() and int(raw_year) in years else None
     try:
@@ -70,7 +62,7 @@ def _render(errors: dict[str, str] | None = None, values: dict[str, str] | None 
     year, wanted, page = _state()
     context: dict[str, Any] = {
         "year": year,
-        "years": _years(user.org_unit_id),
+        "years": review_years(session, user),
         "wanted": wanted,
         "conclusions": list(Conclusion),
         "errors": errors or {},

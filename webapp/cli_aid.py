@@ -38,8 +38,7 @@ def import_aid_list_command(year: int, file: Path, username: str) -> None:
                 split = city_split(session, year)
         except ListRejected as rejected:
             for problem in rejected.problems:
-                where = f"第 {problem.row} 行「{problem.column}」" if problem.row else "文件"
-                click.echo(f"{where}：{problem.message}", err=True)
+                click.echo(str(problem), err=True)
             click.echo(f"导入失败：{len(rejected.problems)} 个问题，未导入任何数据", err=True)
             sys.exit(1)
         except (OperationRefused, PermissionDenied) as refused:

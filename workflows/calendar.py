@@ -16,6 +16,11 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def beijing_today() -> date:
+    """Today's date where the officials are: UTC's date is yesterday's until 08:00 Beijing time."""
+    return datetime.now(SHANGHAI).date()
 END_OF_DAY = time(23, 59, 59)
 
 

@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from workflows.aid.validation import AidRow, EarlierLists, PlacementType, UnitResolver, read_aid_list
@@ -66,10 +67,11 @@ def unit_resolver(session: Session) -> UnitResolver:
 
 
 def earlier_lists(session: Session, year: int) -> EarlierLists:
-    """Every worker on an earlier year's list: resident ID → [(year, placement type)]."""
+    """Every worker on another year's list, earlier or later (years may be imported out of order): resident ID →
+    [(year, placement type)]."""
     earlier: dict[str, list[tuple[int, PlacementType]]] = defaultdict(list)
     rows = session.execute(
-        select(AidWorker.resident_id, AidWorker.year, AidWorker.placement_type).where(AidWorker.year < year)
+        select(AidWorker.resident_id, AidWorker.year, AidWorker.placement_type).where(AidWorker.year != year)
     )
     for resident_id, listed_year, placement in rows:
         earlier[resident_id].append((listed_year, PlacementType(placement)))
@@ -94,8 +96,13 @@ def import_aid_list(
         row_count=len(rows),
         imported_by_id=user.id,
     )
-    session.add(aid_import)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(aid_import)
+            session.flush()
+    except IntegrityError:
+        # Another import of the same year committed between the check above and this insert.
+        raise OperationRefused(f"{year} 年度的援助名单已导入，不能重复导入") from None
     unit_ids = dict(session.execute(select(OrgUnit.code, OrgUnit.id)).all())
     session.execute(insert(AidWorker), [_worker_values(aid_import, row, unit_ids) for row in rows])
     by_city = Counter(row.city for row in rows)

@@ -8,22 +8,27 @@ conclusion can be applied to many selected rows at once; never as thousands of i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 import forms
 from workflows.audit import record_event
+from workflows.calendar import beijing_today
 from workflows.db import utcnow
 from workflows.errors import NotFound, PermissionDenied
 from workflows.inbox import Page, clamp_page
 from workflows.models import AidWorker, Role, User
 
 MAX_TEXT_LENGTH = 500
+# The last digits of a resident ID (at most the 4 the grid shows): the search box's other meaning besides a name.
+ID_ENDING = re.compile(r"[0-9Xx]{1,4}")
+REFUSED = "只有区县、先导区和产业工会的经办人可以审查名单"
 
 
 class Conclusion(StrEnum):
@@ -66,6 +71,14 @@ def may_review(user: User) -> bool:
     return user.active and user.role in (Role.OFFICIAL, Role.HEAD)
 
 
+def review_years(session: Session, user: User) -> list[int]:
+    """The years of the lists that sent workers to the user's union, newest first (empty: nothing to review)."""
+    if not may_review(user):
+        return []
+    query = select(AidWorker.year).where(AidWorker.district_unit_id == user.org_unit_id).group_by(AidWorker.year)
+    return sorted(session.scalars(query), reverse=True)
+
+
 def _own_part(user: User, year: int) -> Select[AidWorker]:
     return select(AidWorker).where(AidWorker.year == year, AidWorker.district_unit_id == user.org_unit_id)
 
@@ -75,15 +88,18 @@ def review_page(
 ) -> Page[AidWorker]:
     """One page of the user's union's part of the list, in the order of the imported sheet."""
     if not may_review(user):
-        raise PermissionDenied("只有区县、先导区和产业工会的经办人可以审查名单")
+        raise PermissionDenied(REFUSED)
     query = _own_part(user, year)
     if wanted.status == ReviewStatus.PENDING:
         query = query.where(AidWorker.review_conclusion.is_(None))
     elif wanted.status == ReviewStatus.DONE:
         query = query.where(AidWorker.review_conclusion.is_not(None))
     search = wanted.search.strip()
-    if search:
-        query = query.where(or_(AidWorker.name.contains(search), AidWorker.resident_id.endswith(search.upper())))
+    if ID_ENDING.fullmatch(search):
+        # Only the end of an ID: searching its middle would reveal the digits the grid masks.
+        query = query.where(AidWorker.resident_id.endswith(search.upper(), autoescape=True))
+    elif search:
+        query = query.where(AidWorker.name.contains(search, autoescape=True))
     page, per_page = clamp_page(page, per_page)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     items = session.scalars(query.order_by(AidWorker.row_number).limit(per_page).offset((page - 1) * per_page)).all()
@@ -116,7 +132,7 @@ def _checked(review: ReviewInput) -> tuple[Conclusion, date | None]:
         except ValueError:
             errors["reemployed_on"] = "再就业日期：格式应为 2017-09-01"
         else:
-            if reemployed_on > utcnow().date():
+            if reemployed_on > beijing_today():
                 errors["reemployed_on"] = "再就业日期：不能晚于今天"
     if errors:
         raise forms.FormValidationError(errors)
@@ -129,7 +145,7 @@ def record_review(
 ) -> list[AidWorker]:
     """Apply one conclusion to the selected workers of the user's own part (批量): all of them or none. Flushes."""
     if not may_review(user):
-        raise PermissionDenied("只有区县、先导区和产业工会的经办人可以审查名单")
+        raise PermissionDenied(REFUSED)
     if not worker_ids:
         raise forms.FormValidationError({"workers": "请至少选择一名职工"})
     conclusion, reemployed_on = _checked(review)

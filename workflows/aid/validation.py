@@ -212,6 +212,9 @@ class _Row:
             elif start and retire and start < add_months(retire, -12 * INTERNAL_RETIREMENT_MAX_YEARS):
                 years = INTERNAL_RETIREMENT_MAX_YEARS
                 self.problem(IR_START, f"距法定退休日期超过 {years} 年，不符合内部退养条件（人社部发〔2016〕32号）")
+            if retire and retire < date(self.year, 1, 1):
+                # Retired before the aid year: no longer an internally retired worker (seed 000 item 9).
+                self.problem(STATUTORY, f"早于 {self.year} 年，职工已到法定退休年龄，不属于内部退养援助对象")
         else:
             buyout, start, end = dates[BUYOUT_ON], dates[UI_START], dates[UI_END]
             if buyout and start and start < buyout:
@@ -220,6 +223,9 @@ class _Row:
                 self.problem(UI_END, "应晚于领取起始日期")
             elif start and end and end > add_months(start, UI_BENEFIT_MAX_MONTHS):
                 self.problem(UI_END, f"领取期限超过 {UI_BENEFIT_MAX_MONTHS} 个月（《失业保险条例》第十七条）")
+            elif end and end < date(self.year, 1, 1):
+                # Seed 000 item 9: bought-out workers are aided only within the unemployment-insurance period.
+                self.problem(UI_END, f"早于 {self.year} 年，失业保险期已满，不属于买断职工援助对象")
         placed = dates[own[0]]  # the placement date: 内退起始日期 or 买断日期
         if born and placed and _years_between(born, placed) < MIN_WORKING_AGE:
             self.problem(own[0], f"按身份证号出生日期计算，职工当时未满 {MIN_WORKING_AGE} 周岁，请核对")
@@ -231,8 +237,8 @@ def _max_length(limit: int) -> Callable[[str], str | None]:
 
 _CELL_CHECKS: dict[str, Callable[[str], str | None]] = {
     NAME: _name_problem, RESIDENT_ID: identity.resident_id_problem, ENTERPRISE: _max_length(100),
-    USCC: identity.uscc_problem, CITY: _max_length(20), MOBILE: identity.mobile_problem, BANK: _max_length(50),
-    CARD: identity.bank_card_problem,
+    USCC: identity.uscc_problem, CITY: _max_length(20), DISTRICT: _max_length(20), MOBILE: identity.mobile_problem,
+    BANK: _max_length(50), CARD: identity.bank_card_problem,
 }  # required cells checked on their own; sex, placement, dates and units depend on other cells
 
 

@@ -40,7 +40,8 @@ class AidWorker(Base):
     __table_args__ = (
         UniqueConstraint("year", "resident_id"),
         Index("ix_aid_worker_city", "year", "city_unit_id"),
-        Index("ix_aid_worker_district", "year", "district_unit_id"),
+        # District first: the review grid and the topbar ask "which years sent workers to this union?"
+        Index("ix_aid_worker_district", "district_unit_id", "year"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

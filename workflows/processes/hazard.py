@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forms import FormValidationError
-from workflows.calendar import SHANGHAI
+from workflows.calendar import beijing_today
 from workflows.db import utcnow
 from workflows.models import (
     CaseLink,
@@ -27,11 +27,6 @@ from workflows.models import (
 from workflows.policy.hazard import hazard_reward_tiers
 from workflows.processes import ProcessHooks, StartPlan
 from workflows.routing import ProcessInfo
-
-
-def beijing_today() -> date:
-    return datetime.now(SHANGHAI).date()
-
 
 _NOT_KEY_CHARS = re.compile(r"[\s\W_]+", re.UNICODE)
 
