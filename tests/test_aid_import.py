@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from tests.test_aid_validation import buyout, card, csv_bytes, internal, resident_id, xlsx
 from tests.workflow_helpers import user
 from workflows.aid.importing import check_aid_imports, city_split, import_aid_list
+from workflows.aid.review import ReviewInput, record_review
 from workflows.aid.validation import ListRejected
 from workflows.errors import OperationRefused, PermissionDenied
 from workflows.models import AidImport, AidWorker, AuditEvent
@@ -134,3 +135,12 @@ def test_workers_whose_benefit_or_working_life_ended_before_the_year_are_not_lis
     with pytest.raises(ListRejected) as rejected:
         import_aid_list(world, drafter, 2020, xlsx([shenyang(), buyout()]), "2020.xlsx")
     assert [(p.row, p.column) for p in rejected.value.problems] == [(2, "法定退休日期"), (3, "失业保险金领取终止日期")]
+
+
+def test_a_worker_found_not_eligible_may_be_listed_again(world: Session) -> None:
+    """A 不符合 conclusion gave no aid, so next year's extract may list the worker again (even as 内退)."""
+    drafter = user(world, DRAFTER)
+    import_aid_list(world, drafter, YEAR, xlsx([internal()]), "2017.xlsx")
+    worker = world.scalars(select(AidWorker)).one()
+    record_review(world, user(world, "ganjingzi1"), YEAR, [worker.id], ReviewInput("不符合", "家庭收入高于标准"))
+    assert import_aid_list(world, drafter, YEAR + 1, xlsx([internal()]), "2018.xlsx").row_count == 1

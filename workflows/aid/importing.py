@@ -12,10 +12,11 @@ import hashlib
 from collections import Counter, defaultdict
 from dataclasses import asdict
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from workflows.aid.review import Conclusion
 from workflows.aid.validation import AidRow, EarlierLists, PlacementType, UnitResolver, read_aid_list
 from workflows.audit import record_event
 from workflows.errors import OperationRefused, PermissionDenied
@@ -68,10 +69,13 @@ def unit_resolver(session: Session) -> UnitResolver:
 
 def earlier_lists(session: Session, year: int) -> EarlierLists:
     """Every worker on another year's list, earlier or later (years may be imported out of order): resident ID →
-    [(year, placement type)]."""
+    [(year, placement type)]. A listing its district found 不符合 gave no aid, so it does not count."""
     earlier: dict[str, list[tuple[int, PlacementType]]] = defaultdict(list)
     rows = session.execute(
-        select(AidWorker.resident_id, AidWorker.year, AidWorker.placement_type).where(AidWorker.year != year)
+        select(AidWorker.resident_id, AidWorker.year, AidWorker.placement_type).where(
+            AidWorker.year != year,
+            or_(AidWorker.review_conclusion.is_(None), AidWorker.review_conclusion != Conclusion.NOT_ELIGIBLE.value),
+        )
     )
     for resident_id, listed_year, placement in rows:
         earlier[resident_id].append((listed_year, PlacementType(placement)))
