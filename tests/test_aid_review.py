@@ -130,6 +130,22 @@ def test_the_grid_masks_ids_and_applies_one_conclusion_to_the_selected(
     assert "已记录 3 人的审查结论：符合" in after and "已审查 3 / 60 人" in after
 
 
+def test_the_reviewer_chooses_a_larger_page_and_keeps_it_after_a_submission(
+    client: FlaskClient, auth: AuthActions, app_db: Session
+) -> None:
+    workers = import_list(app_db)
+    app_db.commit()
+    auth.login("ganjingzi1")
+    page = client.get(f"/aid/review?year={YEAR}&per_page=100").get_data(as_text=True)
+    assert page.count('name="worker_id"') == GANJINGZI and 'rel="next"' not in page
+    assert workers[0].mobile not in page and workers[0].mobile[-4:] in page  # masked
+    answer = client.post(
+        f"/aid/review?year={YEAR}&per_page=100", data={"worker_id": [str(workers[0].id)], "conclusion": "符合"}
+    )
+    assert "per_page=100" in answer.headers["Location"]
+    assert client.get(f"/aid/review?year={YEAR}&per_page=7").get_data(as_text=True).count('name="worker_id"') == 50
+
+
 def test_the_grid_shows_the_problem_and_keeps_the_selection(
     client: FlaskClient, auth: AuthActions, app_db: Session
 ) -> None:

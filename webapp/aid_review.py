@@ -18,6 +18,7 @@ import forms
 from webapp.database import get_session
 from webapp.edge import form_id
 from workflows.aid.review import (
+    PAGE_SIZES,
     Conclusion,
     ReviewFilter,
     ReviewInput,
@@ -38,6 +39,10 @@ REVIEW_FIELDS = ("conclusion", "reason", "reemployed_on", "evidence")
 def has_aid_review(user: User) -> bool:
     """Whether the topbar links the review grid: the user's union was sent workers of some year's list."""
     return bool(review_years(get_session(), user))
+
+
+def _per_page() -> int:
+    return form_id(request.values.get("per_page")) or PAGE_SIZES[0]
 
 
 def _state() -> tuple[int | None, ReviewFilter, int]:
@@ -70,7 +75,8 @@ def _render(errors: dict[str, str] | None = None, values: dict[str, str] | None 
         "selected": {form_id(raw) for raw in request.form.getlist("worker_id")},
     }
     if year is not None:
-        context["page"] = review_page(session, user, year, wanted, page=page)
+        context["page"] = review_page(session, user, year, wanted, page=page, per_page=_per_page())
+        context["page_sizes"] = PAGE_SIZES
         context["progress"] = review_progress(session, user, year)
     return Response(render_template("aid/review.html", **context), status=status, mimetype="text/html")
 
@@ -98,4 +104,8 @@ def record() -> Response:
         return _render(errors=exc.errors, values=values, status=422)
     message = _("已记录 %(count)d 人的审查结论：%(conclusion)s", count=len(workers), conclusion=values["conclusion"])
     flash(message, "success")
-    return redirect(url_for("aid_review.review", year=year, status=wanted.status.value, q=wanted.search, page=page))
+    return redirect(
+        url_for(
+            "aid_review.review", year=year, status=wanted.status.value, q=wanted.search, page=page, per_page=_per_page()
+        )
+    )

@@ -57,3 +57,4 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(redact)
     # Identity numbers in lists are always masked (the full number is only where a step needs it).
     app.add_template_filter(forms.mask_resident_id, "mask_resident_id")
+    app.add_template_filter(forms.mask_mobile, "mask_mobile")

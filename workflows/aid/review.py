@@ -22,13 +22,15 @@ from workflows.audit import record_event
 from workflows.calendar import beijing_today
 from workflows.db import utcnow
 from workflows.errors import NotFound, PermissionDenied
-from workflows.inbox import Page, clamp_page
+from workflows.inbox import Page
 from workflows.models import AidWorker, Role, User
 
 MAX_TEXT_LENGTH = 500
 # The last digits of a resident ID (at most the 4 the grid shows): the search box's other meaning besides a name.
 ID_ENDING = re.compile(r"[0-9Xx]{1,4}")
 REFUSED = "只有区县、先导区和产业工会的经办人可以审查名单"
+# Page sizes a reviewer may choose: a union with 2,000 workers reviews them in 10 pages of 200, not 40 of 50.
+PAGE_SIZES = (50, 100, 200)
 
 
 class Conclusion(StrEnum):
@@ -100,7 +102,7 @@ def review_page(
         query = query.where(AidWorker.resident_id.endswith(search.upper(), autoescape=True))
     elif search:
         query = query.where(AidWorker.name.contains(search, autoescape=True))
-    page, per_page = clamp_page(page, per_page)
+    page, per_page = max(page, 1), per_page if per_page in PAGE_SIZES else PAGE_SIZES[0]
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     items = session.scalars(query.order_by(AidWorker.row_number).limit(per_page).offset((page - 1) * per_page)).all()
     return Page(items, total, page, per_page)
