@@ -16,7 +16,15 @@ from tests.conftest import AuthActions
 from tests.test_aid_validation import buyout, card, internal, resident_id, xlsx
 from tests.workflow_helpers import user
 from workflows.aid.importing import import_aid_list
-from workflows.aid.review import ReviewFilter, ReviewInput, ReviewStatus, record_review, review_page, review_progress
+from workflows.aid.review import (
+    ReviewFilter,
+    ReviewInput,
+    ReviewStatus,
+    record_review,
+    review_history,
+    review_page,
+    review_progress,
+)
 from workflows.errors import NotFound
 from workflows.models import AidWorker, AuditEvent
 
@@ -71,6 +79,20 @@ def test_bulk_conclusion_filters_and_progress(world: Session) -> None:
 
     record_review(world, official, YEAR, [w.id for w in workers[6:GANJINGZI]], ReviewInput("符合"))
     assert review_progress(world, official, YEAR).complete is True
+
+
+def test_a_changed_conclusion_keeps_the_earlier_one_in_the_history(world: Session) -> None:
+    workers = import_list(world)
+    first, second = user(world, "ganjingzi1"), user(world, "ganjingzi2")
+    record_review(world, first, YEAR, [workers[0].id], ReviewInput("不符合", "家庭收入高于标准", evidence="收入证明"))
+    record_review(world, second, YEAR, [workers[0].id], ReviewInput("符合", evidence="复核：收入证明有误"))
+
+    assert (workers[0].review_conclusion, workers[0].review_reason) == ("符合", "")
+    history = review_history(world, workers[0])
+    assert [(r.conclusion, r.reason, r.evidence, r.reviewed_by_id) for r in history] == [
+        ("不符合", "家庭收入高于标准", "收入证明", first.id),
+        ("符合", "", "复核：收入证明有误", second.id),
+    ]
 
 
 @pytest.mark.parametrize("search", ["\\", "%", "_", "19620514%", "19620514"])

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.orm import Session
 
 import forms
@@ -23,7 +23,7 @@ from workflows.calendar import beijing_today
 from workflows.db import utcnow
 from workflows.errors import NotFound, PermissionDenied
 from workflows.inbox import Page
-from workflows.models import AidWorker, Role, User
+from workflows.models import AidReview, AidWorker, Role, User
 
 MAX_TEXT_LENGTH = 500
 # The last digits of a resident ID (at most the 4 the grid shows): the search box's other meaning besides a name.
@@ -108,6 +108,12 @@ def review_page(
     return Page(items, total, page, per_page)
 
 
+def review_history(session: Session, worker: AidWorker) -> list[AidReview]:
+    """Every conclusion recorded for the worker, oldest first."""
+    query = select(AidReview).where(AidReview.worker_id == worker.id).order_by(AidReview.id)
+    return list(session.scalars(query))
+
+
 def review_progress(session: Session, user: User, year: int) -> Progress:
     part = _own_part(user, year).subquery()
     total = session.scalar(select(func.count()).select_from(part)) or 0
@@ -166,7 +172,20 @@ def record_review(
         worker.review_evidence = review.evidence.strip()
         worker.reviewed_by_id = user.id
         worker.reviewed_at = now
+    history = [
+        {
+            "worker_id": worker.id,
+            "conclusion": worker.review_conclusion,
+            "reason": worker.review_reason,
+            "reemployed_on": worker.reemployed_on,
+            "evidence": worker.review_evidence,
+            "reviewed_by_id": user.id,
+            "reviewed_at": now,
+        }
+        for worker in workers
+    ]
     session.flush()
+    session.execute(insert(AidReview), history)
     record_event(
         session,
         "aid.reviewed",

@@ -1,7 +1,7 @@
 """SQLAlchemy models. Importing this package registers every table on `Base.metadata`."""
 
 from workflows.models.access import ApiToken, RateLimitEvent
-from workflows.models.aid import AidImport, AidWorker
+from workflows.models.aid import AidImport, AidReview, AidWorker
 from workflows.models.attachment import Attachment
 from workflows.models.audit import AuditEvent
 from workflows.models.collaboration import (
@@ -35,6 +35,7 @@ __all__ = [
     "DEPARTMENTS",
     "ActionKind",
     "AidImport",
+    "AidReview",
     "AidWorker",
     "ApiToken",
     "ApprovalStep",

@@ -77,3 +77,19 @@ class AidWorker(Base):
     aid_import: Mapped[AidImport] = relationship(back_populates="workers")
     city_unit: Mapped[OrgUnit] = relationship(foreign_keys=[city_unit_id])
     district_unit: Mapped[OrgUnit | None] = relationship(foreign_keys=[district_unit_id])
+
+
+class AidReview(Base):
+    """Every conclusion ever recorded for a worker, oldest first: the worker's columns hold only the latest, and the
+    per-worker record shows each one with who and when (issue #6, records)."""
+
+    __tablename__ = "aid_review"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("aid_worker.id"), index=True)
+    conclusion: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    reemployed_on: Mapped[date | None]
+    evidence: Mapped[str] = mapped_column(String(500), default="")
+    reviewed_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    reviewed_at: Mapped[datetime] = mapped_column(default=utcnow)
