@@ -131,11 +131,18 @@ def test_workers_of_another_union_cannot_be_reviewed_even_mixed_in(world: Sessio
 # --- The page -----------------------------------------------------------------------------------------------------
 
 
-def test_the_grid_masks_ids_and_applies_one_conclusion_to_the_selected(
-    client: FlaskClient, auth: AuthActions, app_db: Session
-) -> None:
+@pytest.fixture
+def listed(app_db: Session) -> list[AidWorker]:
+    """The year's list imported and committed, so the app's requests see it."""
     workers = import_list(app_db)
     app_db.commit()
+    return workers
+
+
+def test_the_grid_masks_ids_and_applies_one_conclusion_to_the_selected(
+    client: FlaskClient, auth: AuthActions, listed: list[AidWorker]
+) -> None:
+    workers = listed
     auth.login("ganjingzi1")
     page = client.get(f"/aid/review?year={YEAR}").get_data(as_text=True)
     assert 'href="/aid/review"' in page  # the topbar links the grid
@@ -153,10 +160,9 @@ def test_the_grid_masks_ids_and_applies_one_conclusion_to_the_selected(
 
 
 def test_the_reviewer_chooses_a_larger_page_and_keeps_it_after_a_submission(
-    client: FlaskClient, auth: AuthActions, app_db: Session
+    client: FlaskClient, auth: AuthActions, listed: list[AidWorker]
 ) -> None:
-    workers = import_list(app_db)
-    app_db.commit()
+    workers = listed
     auth.login("ganjingzi1")
     page = client.get(f"/aid/review?year={YEAR}&per_page=100").get_data(as_text=True)
     assert page.count('name="worker_id"') == GANJINGZI and 'rel="next"' not in page
@@ -169,10 +175,9 @@ def test_the_reviewer_chooses_a_larger_page_and_keeps_it_after_a_submission(
 
 
 def test_the_grid_shows_the_problem_and_keeps_the_selection(
-    client: FlaskClient, auth: AuthActions, app_db: Session
+    client: FlaskClient, auth: AuthActions, listed: list[AidWorker]
 ) -> None:
-    workers = import_list(app_db)
-    app_db.commit()
+    workers = listed
     auth.login("ganjingzi1")
     answer = client.post(f"/aid/review?year={YEAR}", data={"worker_id": [str(workers[0].id)], "conclusion": "不符合"})
     page = answer.get_data(as_text=True)
@@ -181,10 +186,9 @@ def test_the_grid_shows_the_problem_and_keeps_the_selection(
 
 
 def test_a_union_without_a_list_sees_an_empty_page_and_others_find_nothing(
-    client: FlaskClient, auth: AuthActions, app_db: Session
+    client: FlaskClient, auth: AuthActions, listed: list[AidWorker]
 ) -> None:
-    workers = import_list(app_db)
-    app_db.commit()
+    workers = listed
     auth.login("xigang1")
     assert "本单位目前没有需要审查的援助名单" in client.get("/aid/review").get_data(as_text=True)
     forged = client.post(f"/aid/review?year={YEAR}", data={"worker_id": [str(workers[0].id)], "conclusion": "符合"})
