@@ -1,7 +1,8 @@
 """SQLAlchemy models. Importing this package registers every table on `Base.metadata`."""
 
 from workflows.models.access import ApiToken, RateLimitEvent
-from workflows.models.aid import AidImport, AidReview, AidWorker
+from workflows.models.aid import AidCityList, AidImport, AidReview, AidWorker
+from workflows.models.aid_payment import AidBatch, AidPayment, PaymentStatus
 from workflows.models.attachment import Attachment
 from workflows.models.audit import AuditEvent
 from workflows.models.collaboration import (
@@ -34,7 +35,10 @@ __all__ = [
     "ACTION_LABELS",
     "DEPARTMENTS",
     "ActionKind",
+    "AidBatch",
+    "AidCityList",
     "AidImport",
+    "AidPayment",
     "AidReview",
     "AidWorker",
     "ApiToken",
@@ -53,6 +57,7 @@ __all__ = [
     "InstanceStatus",
     "Level",
     "OrgUnit",
+    "PaymentStatus",
     "PolicyParameter",
     "ProcessInstance",
     "ProcessVersion",

@@ -8,8 +8,9 @@ and `row_count` lets `flask check` prove that no import left partial rows.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflows.db import Base, utcnow
@@ -73,6 +74,13 @@ class AidWorker(Base):
     review_evidence: Mapped[str] = mapped_column(String(500), default="", server_default="")
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     reviewed_at: Mapped[datetime | None]
+    # The province's latest return of this row to its district (seed 000 item 8 确认; the history is in AidReview).
+    returned_reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    # Set when the province confirms the city's list (final 援助人员名单), with the amount it approves (item 9).
+    confirmed_at: Mapped[datetime | None]
+    aid_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    # A district that cannot get working bank details withholds the row from later batches (reported as outstanding).
+    payment_withheld_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
     aid_import: Mapped[AidImport] = relationship(back_populates="workers")
     city_unit: Mapped[OrgUnit] = relationship(foreign_keys=[city_unit_id])
@@ -93,3 +101,25 @@ class AidReview(Base):
     evidence: Mapped[str] = mapped_column(String(500), default="")
     reviewed_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     reviewed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AidCityList(Base):
+    """A city's part of a year's list (the part the province sends, seed 000 item 8), the `hardship_aid` case that
+    carries it, and the province's allocation of the city's total (拨付, item 10)."""
+
+    __tablename__ = "aid_city_list"
+    __table_args__ = (UniqueConstraint("year", "city_unit_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int]
+    city_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), unique=True)
+    dispatched_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    dispatched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    allocated_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    allocation_document: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    allocated_on: Mapped[date | None]
+    allocated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    city_unit: Mapped[OrgUnit] = relationship(foreign_keys=[city_unit_id])
