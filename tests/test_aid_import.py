@@ -15,6 +15,7 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from tests.aid_helpers import distribute_dalian
 from tests.test_aid_validation import buyout, card, csv_bytes, internal, resident_id, xlsx
 from tests.workflow_helpers import user
 from workflows.aid.importing import check_aid_imports, city_split, import_aid_list
@@ -141,6 +142,7 @@ def test_a_worker_found_not_eligible_may_be_listed_again(world: Session) -> None
     """A 不符合 conclusion gave no aid, so next year's extract may list the worker again (even as 内退)."""
     drafter = user(world, DRAFTER)
     import_aid_list(world, drafter, YEAR, xlsx([internal()]), "2017.xlsx")
+    distribute_dalian(world, YEAR)
     worker = world.scalars(select(AidWorker)).one()
     record_review(world, user(world, "ganjingzi1"), YEAR, [worker.id], ReviewInput("不符合", "家庭收入高于标准"))
     assert import_aid_list(world, drafter, YEAR + 1, xlsx([internal()]), "2018.xlsx").row_count == 1

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forms import FormValidationError
+from tests.aid_helpers import distribute_dalian
 from tests.conftest import AuthActions
 from tests.test_aid_validation import buyout, card, internal, resident_id, xlsx
 from tests.workflow_helpers import user
@@ -42,6 +43,7 @@ def ganjingzi_worker(n: int) -> dict[str, str]:
 def import_list(session: Session) -> list[AidWorker]:
     rows = [ganjingzi_worker(n) for n in range(GANJINGZI)] + [buyout()]
     import_aid_list(session, user(session, "shengzong_baozhang1"), YEAR, xlsx(rows), "名单.xlsx")
+    distribute_dalian(session, YEAR)
     return list(session.scalars(select(AidWorker).order_by(AidWorker.row_number)))
 
 

@@ -346,7 +346,8 @@ def test_a_changed_file_is_a_new_version(session: Session, tmp_path: Path) -> No
     assert latest is not None and latest.version == 2
     assert "登记查重（新版）" in latest.bpmn_xml
     assert [(r.version, r.created) for r in deploy_file(session, changed, load_routing())] == [(2, False)]
-    assert [(r.version, r.created) for r in deploy_paths(session, [BPMN_DIR], load_routing())] == [(1, False)]
+    redeployed = deploy_paths(session, [BPMN_DIR], load_routing())
+    assert [(r.key, r.version, r.created) for r in redeployed] == [("hardship_aid", 1, True), ("hazard_report", 1, False)]
     assert latest_version(session, "nothing_deployed") is None
 
 
@@ -430,7 +431,10 @@ def flask(fresh_database_url: str) -> Iterator[FlaskCommand]:
 def test_cli_redeploying_bpmn_reports_unchanged(flask: FlaskCommand, tmp_path: Path) -> None:
     result = flask("deploy", str(BPMN_DIR))
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "hazard_report.bpmn: hazard_report v1（未变化）"
+    assert result.output.strip().splitlines() == [
+        "hardship_aid.bpmn: hardship_aid v1（未变化）",
+        "hazard_report.bpmn: hazard_report v1（未变化）",
+    ]
 
 
 def test_cli_deploys_a_changed_file_as_a_new_version(flask: FlaskCommand, tmp_path: Path) -> None:

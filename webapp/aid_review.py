@@ -24,11 +24,13 @@ from workflows.aid.review import (
     ReviewInput,
     ReviewStatus,
     may_review,
+    open_review_task,
     record_review,
     review_page,
     review_progress,
     review_years,
 )
+from workflows.errors import OperationRefused
 from workflows.models import User
 
 bp = Blueprint("aid_review", __name__, url_prefix="/aid")
@@ -78,6 +80,8 @@ def _render(errors: dict[str, str] | None = None, values: dict[str, str] | None 
         context["page"] = review_page(session, user, year, wanted, page=page, per_page=_per_page())
         context["page_sizes"] = PAGE_SIZES
         context["progress"] = review_progress(session, user, year)
+        context["review_task"] = open_review_task(session, year, user.org_unit_id)
+        context["open"] = context["review_task"] is not None
     return Response(render_template("aid/review.html", **context), status=status, mimetype="text/html")
 
 
@@ -102,6 +106,9 @@ def record() -> Response:
     except forms.FormValidationError as exc:
         session.rollback()
         return _render(errors=exc.errors, values=values, status=422)
+    except OperationRefused as refused:
+        session.rollback()
+        return _render(errors={"workers": str(refused)}, values=values, status=409)
     message = _("已记录 %(count)d 人的审查结论：%(conclusion)s", count=len(workers), conclusion=values["conclusion"])
     flash(message, "success")
     return redirect(

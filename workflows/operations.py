@@ -186,7 +186,9 @@ def complete_task(
         return hold_for_after_signers(session, loaded, form, cleaned, routing)
     step = write_approval_step(session, instance, task, loaded.entry.title, loaded.authority, form, cleaned)
     # Identity and card numbers go to business tables through the hooks, never into case data.
-    run_task(session, loaded, forms.without_sensitive(form, cleaned) if form else cleaned, routing)
+    case_data = forms.without_sensitive(form, cleaned) if form else dict(cleaned)
+    case_data.update(hooks.step_data(session, instance, task.task_spec.bpmn_id, cleaned, task.data, user))
+    run_task(session, loaded, case_data, routing)
     hooks.after_step(session, instance, task.task_spec.bpmn_id, cleaned, user)
     session.flush()
     record_event(

@@ -102,7 +102,13 @@ def return_targets(task: Task) -> list[Task]:
         elif depth == 0 and _is_human_step(current) and not _is_instance_of_multi(current):
             found.setdefault(current.task_spec.bpmn_id, current)
         current = current.parent
-    return list(reversed(found.values()))
+    irreversible = hooks_for(task.workflow.spec.name).irreversible_steps
+    # Resetting to a step redoes it and everything after it: never when that would redo an irreversible step.
+    return [
+        target
+        for target in reversed(found.values())
+        if not any(t.task_spec.bpmn_id in irreversible and COMPLETED_BY in t.internal_data for t in target)
+    ]
 
 
 def _reset(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, task: Task) -> None:
@@ -195,6 +201,8 @@ def return_reason_for(session: Session, entry: TaskIndexEntry) -> CaseAction | N
 def _withdrawal_problem(session: Session, task: Task, user: User) -> str | None:
     if _is_instance_of_multi(task):
         return "会签意见提交后不能撤回"
+    if task.task_spec.bpmn_id in hooks_for(task.workflow.spec.name).irreversible_steps:
+        return "本环节的办理结果已生效（资金已拨付或文件已送银行），不能撤回"
     following = [t for t in list(task)[1:] if t.task_spec.manual]
     if any(_is_human_step(t) for t in following):
         return "下一环节已办理，不能撤回"
@@ -267,6 +275,8 @@ def withdrawable(session: Session, user: User, entry: TaskIndexEntry) -> bool:
     if entry.status != TaskStatus.COMPLETED or entry.completed_by_id != user.id:
         return False
     if entry.instance.status != InstanceStatus.RUNNING:
+        return False
+    if entry.bpmn_id in hooks_for(entry.process_key).irreversible_steps:
         return False
     later = session.scalars(
         select(TaskIndexEntry).where(

@@ -20,9 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows.calendar import add_working_days
-from workflows.engine.deployment import FORM_PROPERTY, properties
+from workflows.engine.deployment import FORM_PROPERTY, ORG_UNIT_PROPERTY, properties
 from workflows.models import OrgUnit, ProcessInstance, TaskIndexEntry, TaskStatus, TimerEntry
-from workflows.routing import RoutingTable, resolve_unit
+from workflows.routing import LaneRole, RoutingError, RoutingTable, resolve_unit
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CLAIMED_BY = "claimed_by"
@@ -103,6 +103,22 @@ def human_tasks(workflow: BpmnWorkflow) -> list[Task]:
     ]
 
 
+def task_unit(session: Session, task: Task, role: LaneRole, instance: ProcessInstance) -> OrgUnit:
+    """The unit named by the task's `orgUnit` expression: a unit of the lane's level within the case's home unit.
+
+    A list-level case (one city's aid list) sends one instance of a step to each district; the district is data of
+    the instance, not an ancestor of the case's home unit, so the lane alone cannot name it.
+    """
+    expression = properties(task.task_spec)[ORG_UNIT_PROPERTY]
+    unit_id = task.workflow.script_engine.evaluate(task, expression)
+    unit = session.get(OrgUnit, int(unit_id)) if isinstance(unit_id, int) or str(unit_id).isdecimal() else None
+    if unit is None or unit.level != role.level or not unit.is_within(instance.home_unit):
+        raise RoutingError(
+            f"任务“{task.task_spec.bpmn_name}”的办理单位 {unit_id!r} 不是本案件所属单位下的{role.level.value}级单位"
+        )
+    return unit
+
+
 def expected_rows(
     session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, routing: RoutingTable
 ) -> list[IndexRow]:
@@ -111,8 +127,12 @@ def expected_rows(
     for task in human_tasks(workflow):
         lane = task.task_spec.lane
         role = routing.lane(lane)
-        if lane not in units:
-            units[lane] = resolve_unit(session, role, instance.home_unit)
+        if ORG_UNIT_PROPERTY in properties(task.task_spec):
+            unit = task_unit(session, task, role, instance)
+        else:
+            if lane not in units:
+                units[lane] = resolve_unit(session, role, instance.home_unit)
+            unit = units[lane]
         completed = task.state == TaskState.COMPLETED
         stamp = _timestamp(task)
         ready_at = datetime.fromisoformat(task.internal_data["ready_at"]) if "ready_at" in task.internal_data else stamp
@@ -122,7 +142,7 @@ def expected_rows(
                 bpmn_id=task.task_spec.bpmn_id,
                 title=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
                 lane=lane,
-                org_unit_id=units[lane].id,
+                org_unit_id=unit.id,
                 department_code=role.department,
                 form_name=form_name(task),
                 status=TaskStatus.COMPLETED.value if completed else TaskStatus.READY.value,

@@ -21,9 +21,9 @@ import forms
 from workflows.audit import record_event
 from workflows.calendar import beijing_today
 from workflows.db import utcnow
-from workflows.errors import NotFound, PermissionDenied
+from workflows.errors import NotFound, OperationRefused, PermissionDenied
 from workflows.inbox import Page
-from workflows.models import AidReview, AidWorker, Role, User
+from workflows.models import AidCityList, AidReview, AidWorker, Role, TaskIndexEntry, TaskStatus, User
 
 MAX_TEXT_LENGTH = 500
 # The last digits of a resident ID (at most the 4 the grid shows): the search box's other meaning besides a name.
@@ -31,6 +31,9 @@ ID_ENDING = re.compile(r"[0-9Xx]{1,4}")
 REFUSED = "只有区县、先导区和产业工会的经办人可以审查名单"
 # Page sizes a reviewer may choose: a union with 2,000 workers reviews them in 10 pages of 200, not 40 of 50.
 PAGE_SIZES = (50, 100, 200)
+# The step of the `hardship_aid` case that each union holds while it reviews (bpmn/hardship_aid.bpmn).
+REVIEW_STEP = "district_review"
+CLOSED = "本单位没有待办的审查环节（名单尚未分发，或审查结果已提交），不能修改审查结论"
 
 
 class Conclusion(StrEnum):
@@ -121,6 +124,27 @@ def review_progress(session: Session, user: User, year: int) -> Progress:
     return Progress(total, reviewed or 0)
 
 
+def open_review_task(session: Session, year: int, unit_id: int) -> TaskIndexEntry | None:
+    """The union's open review step of the year's list, if it holds one: conclusions may be recorded or changed only
+    then (after the city distributes, until the union submits, and again for rows the province returns)."""
+    query = (
+        select(TaskIndexEntry)
+        .join(AidCityList, AidCityList.instance_id == TaskIndexEntry.instance_id)
+        .where(
+            AidCityList.year == year,
+            TaskIndexEntry.bpmn_id == REVIEW_STEP,
+            TaskIndexEntry.org_unit_id == unit_id,
+            TaskIndexEntry.status == TaskStatus.READY.value,
+        )
+        .limit(1)
+    )
+    return session.scalar(query)
+
+
+def review_open(session: Session, year: int, unit_id: int) -> bool:
+    return open_review_task(session, year, unit_id) is not None
+
+
 def _checked(review: ReviewInput) -> tuple[Conclusion, date | None]:
     errors: dict[str, str] = {}
     conclusion = None
@@ -157,6 +181,8 @@ def record_review(
     if not worker_ids:
         raise forms.FormValidationError({"workers": "请至少选择一名职工"})
     conclusion, reemployed_on = _checked(review)
+    if not review_open(session, year, user.org_unit_id):
+        raise OperationRefused(CLOSED)
     wanted = set(worker_ids)
     workers = list(
         session.scalars(_own_part(user, year).where(AidWorker.id.in_(wanted)).with_for_update().order_by(AidWorker.id))

@@ -47,6 +47,9 @@ from workflows.routing import RoutingTable
 FORM_PROPERTY = "formJsonSchemaFilename"
 UI_FORM_PROPERTY = "formUiSchemaFilename"
 DUE_EXPRESSION_PROPERTIES = ("dueWorkingDays", "dueDate")
+# The org unit that holds a task, where the case's home unit does not decide it: an expression giving a unit id, such
+# as the element variable of a multi-instance step sent to each district (workflows.task_index.task_unit).
+ORG_UNIT_PROPERTY = "orgUnit"
 
 
 class DeploymentError(ValueError):
@@ -181,8 +184,9 @@ def check_process(parsed: ParsedProcess, routing: RoutingTable, forms_dir: Path 
             # Every task has a due date (issue #4): reminders and 红黄灯 depend on it.
             if not any(prop in props for prop in DUE_EXPRESSION_PROPERTIES):
                 problems.append(f"{where}：缺少办理时限（dueWorkingDays 或 dueDate）")
-            if "assignee" in props:
-                problems += [f"{where}：assignee：{p}" for p in check_source(props["assignee"], mode="eval")]
+            for prop in ("assignee", ORG_UNIT_PROPERTY):
+                if prop in props:
+                    problems += [f"{where}：{prop}：{p}" for p in check_source(props[prop], mode="eval")]
         condition = getattr(task_spec, "condition", None)
         if isinstance(task_spec, MultiInstanceTask) and condition:
             problems += [f"{where}：完成条件：{p}" for p in check_source(condition, mode="eval")]

@@ -1,4 +1,4 @@
-"""Bank-card payment of the aid (代发, seed 000 item 10; domain.md §2.a A7–A9): batches, their rows and the bank's result.
+"""Bank-card payment of the aid (代发, seed 000 item 10; domain.md §2.a A7–A9): batches, rows, the bank's result.
 
 A worker is paid once per aid year: a payment row that is pending or paid blocks any other for the same worker (a
 partial unique index), so a re-exported batch or a re-imported result file can never pay anyone twice. Only a failed

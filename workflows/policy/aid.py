@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
@@ -100,3 +100,45 @@ def within_annual_budget(total_so_far: Decimal, amount: Decimal, annual_budget: 
     if spent < 0 or extra < 0:
         raise ValueError("金额不能为负数")
     return spent + extra <= as_decimal(annual_budget, "年度资金")
+
+
+def months_between(start: date, end: date) -> int:
+    """Whole calendar months from `start` to `end` (0 when `end` is before `start`): 2017-06-01 → 2018-05-31 is 11."""
+    if end < start:
+        return 0
+    months = (end.year - start.year) * 12 + end.month - start.month
+    return months - 1 if end.day < start.day else months
+
+
+def years_in_internal_retirement(started_on: date, statutory_retirement_on: date, aid_year: int) -> Decimal:
+    """Time in internal retirement (退养时间) that the one-time aid is looked up by, in years to two decimals.
+
+    Counted in whole months from the start of 内退 to the end of the aid year, or to statutory retirement if that
+    comes first. Seed 000 item 9 says only "视退养时间"; counting to the end of the aid year is a documented
+    default [I] (README, Design), so every worker of one year's list is measured on the same day.
+    """
+    until = min(date(aid_year, 12, 31), statutory_retirement_on)
+    return to_fen(Decimal(months_between(started_on, until)) / 12)
+
+
+def buyout_aid_months(aid_year: int, benefit_start: date, benefit_end: date, reemployed_on: date | None) -> int:
+    """Months of the aid year in which a bought-out worker may be aided: within the unemployment-insurance period and
+    before re-employment ("在失业保险期内…视其重新就业情况", seed 000 item 9). A month counts when the worker
+    qualified on at least one of its days [I]."""
+    first, last = max(benefit_start, date(aid_year, 1, 1)), min(benefit_end, date(aid_year, 12, 31))
+    if reemployed_on is not None:
+        last = min(last, reemployed_on - timedelta(days=1))
+    if last < first:
+        return 0
+    return (last.year - first.year) * 12 + last.month - first.month + 1
+
+
+def buyout_aid_for_year(months: int, per_year: Decimal) -> Decimal:
+    """One aid year's amount for a bought-out worker: the yearly standard for twelve months, pro rata for fewer [I].
+
+    Rule: "按每年不超过3000元的标准" (seed 000 item 9), parameter `aid.buyout.max_per_year`; the second year of
+    "一年或两年" is the worker's listing in the next year's list (MAX_BUYOUT_AID_YEARS at import).
+    """
+    if not 0 <= months <= 12:
+        raise ValueError(f"援助月数应为0至12个月，收到 {months} 个月")
+    return to_fen(as_decimal(per_year, "每年援助标准") * months / 12)

@@ -24,6 +24,10 @@ class StartPlan:
 
 
 class ProcessHooks:
+    # Steps whose business effect cannot be undone (money allocated, a file sent to the bank): a case is never returned
+    # or withdrawn to them or to any step before them (workflows.rollback).
+    irreversible_steps: frozenset[str] = frozenset()
+
     def prepare_start(self, session: Session, user: User, info: ProcessInfo, data: dict[str, Any]) -> StartPlan:
         """Resolve the case's home unit and title from the start form; raise FormValidationError on bad input."""
         return StartPlan(home_unit=user.org_unit, title=info.title, initial_data=dict(data))
@@ -44,6 +48,19 @@ class ProcessHooks:
         """Cross-field and cross-case checks a JSON Schema cannot express; field path -> Chinese message."""
         return {}
 
+    def step_data(
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        bpmn_id: str,
+        data: dict[str, Any],
+        case_data: dict[str, Any],
+        user: User,
+    ) -> dict[str, Any]:
+        """What the step records in business tables and adds to case data for the diagram to route on (checked
+        already by `check_step`; small values only, such as the units of the next round, never a list of workers)."""
+        return {}
+
     def after_step(
         self, session: Session, instance: ProcessInstance, bpmn_id: str, data: dict[str, Any], user: User
     ) -> None:
@@ -57,7 +74,8 @@ _DEFAULT_HOOKS = ProcessHooks()
 
 
 def hooks_for(process_key: str) -> ProcessHooks:
+    from workflows.processes.aid import HardshipAidHooks
     from workflows.processes.hazard import HazardReportHooks
 
-    registry: dict[str, ProcessHooks] = {"hazard_report": HazardReportHooks()}
+    registry: dict[str, ProcessHooks] = {"hazard_report": HazardReportHooks(), "hardship_aid": HardshipAidHooks()}
     return registry.get(process_key, _DEFAULT_HOOKS)
