@@ -120,7 +120,8 @@ def test_returned_rows_go_back_to_their_district_only_and_the_rest_stay(world: S
     with pytest.raises(OperationRefused):
         record_review(world, user(world, "ganjingzi1"), YEAR, [kept[0].id], ReviewInput("不符合", "x"))
 
-    record_review(world, user(world, "zhongshan1"), YEAR, [returned.id], ReviewInput("不符合", "已再就业", "2017-05-02"))
+    found_again = ReviewInput("不符合", "已再就业", "2017-05-02")
+    record_review(world, user(world, "zhongshan1"), YEAR, [returned.id], found_again)
     complete_unit_step(world, "zhongshan1", case, "district_review")
     complete(world, "baozhang1", case, "consolidate", {"opinion": OPINION})
     confirm(world, case)

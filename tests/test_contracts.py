@@ -347,7 +347,10 @@ def test_a_changed_file_is_a_new_version(session: Session, tmp_path: Path) -> No
     assert "登记查重（新版）" in latest.bpmn_xml
     assert [(r.version, r.created) for r in deploy_file(session, changed, load_routing())] == [(2, False)]
     redeployed = deploy_paths(session, [BPMN_DIR], load_routing())
-    assert [(r.key, r.version, r.created) for r in redeployed] == [("hardship_aid", 1, True), ("hazard_report", 1, False)]
+    assert [(r.key, r.version, r.created) for r in redeployed] == [
+        ("hardship_aid", 1, True),
+        ("hazard_report", 1, False),
+    ]
     assert latest_version(session, "nothing_deployed") is None
 
 

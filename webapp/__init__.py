@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from webapp import (
     aid,
+    aid_case,
     aid_documents,
     aid_payment,
     aid_review,
@@ -114,6 +115,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(aid.bp)
     app.register_blueprint(aid_review.bp)
     app.register_blueprint(aid_payment.bp)
+    app.register_blueprint(aid_case.bp)
     app.register_blueprint(aid_documents.bp)
     # The API authenticates every request with a bearer token, never a cookie, so CSRF does not apply to it.
     csrf.exempt(api.bp)

@@ -17,7 +17,7 @@ from webapp.database import get_session
 from workflows.aid.importing import city_split, import_aid_list, may_import_aid_list
 from workflows.aid.validation import ListRejected, RowProblem, write_template
 from workflows.errors import OperationRefused
-from workflows.models import AidImport
+from workflows.models import AidCityList, AidImport
 from workflows.tabular import TableLimits
 
 bp = Blueprint("aid", __name__, url_prefix="/aid")
@@ -36,8 +36,12 @@ def _render(problems: list[RowProblem] | None = None, error: str = "", year: str
     session = get_session()
     imports = list(session.scalars(select(AidImport).order_by(AidImport.year.desc())))
     splits = {aid_import.year: city_split(session, aid_import.year) for aid_import in imports}
+    dispatched = {(y, c) for y, c in session.execute(select(AidCityList.year, AidCityList.city_unit_id))}
+    undispatched = {
+        year_: sum(1 for unit, _count in split if (year_, unit.id) not in dispatched) for year_, split in splits.items()
+    }
     html = render_template("aid/lists.html", imports=imports, splits=splits, problems=problems or [], error=error,
-                           year=year)  # fmt: skip
+                           year=year, dispatched=dispatched, undispatched=undispatched)  # fmt: skip
     return Response(html, status=status, mimetype="text/html")
 
 

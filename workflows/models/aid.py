@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflows.db import Base, utcnow
 from workflows.models.org import OrgUnit
+from workflows.models.process import ProcessInstance
 
 
 class AidImport(Base):
@@ -123,3 +124,4 @@ class AidCityList(Base):
     allocated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
     city_unit: Mapped[OrgUnit] = relationship(foreign_keys=[city_unit_id])
+    instance: Mapped[ProcessInstance] = relationship()
