@@ -71,6 +71,23 @@ PERSONAL = {
     "aid.upload_list",
     "aid_review.review",
     "aid_review.record",
+    # A city's part of an aid list, its batches and a worker's record: checked against the user's unit and department
+    # (workflows.aid.access); anyone else gets 404 (tests/test_web_aid_*.py).
+    "aid_case.city",
+    "aid_case.dispatch",
+    "aid_documents.reconciliation_pdf",
+    "aid_documents.reconciliation_xlsx",
+    "aid_documents.roster_pdf",
+    "aid_documents.summary_pdf",
+    "aid_documents.summary_xlsx",
+    "aid_documents.worker_record_pdf",
+    "aid_payment.batch",
+    "aid_payment.batch_csv",
+    "aid_payment.batch_xlsx",
+    "aid_payment.correct",
+    "aid_payment.corrections",
+    "aid_payment.result_template_xlsx",
+    "aid_payment.upload_result",
 }
 # Pages about one case or one of its tasks.
 CASE = {

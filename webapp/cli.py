@@ -17,6 +17,7 @@ from webapp.cli_tokens import create_token_command, revoke_tokens_command
 from webapp.database import engine, session_factory
 from workflows.audit import verify_chain
 from workflows.demo import seed_demo
+from workflows.demo_aid import seed_demo_aid
 from workflows.demo_cases import seed_demo_cases
 from workflows.engine.deployment import DeploymentError, deploy_paths
 from workflows.migrate import upgrade_database
@@ -73,6 +74,15 @@ def seed_demo_command() -> None:
         _ensure_public_intake(session)
         cases = seed_demo_cases(session)
     click.echo(f"演示数据就绪：{len(logins)} 个演示账号，新建演示案件 {cases} 个")
+
+
+@click.command("seed-demo-aid")
+@with_appcontext
+def seed_demo_aid_command() -> None:
+    """Load a demo hardship-aid list, dispatched and distributed to the districts (idempotent; after seed-demo)."""
+    with session_factory(current_app)() as session, session.begin():
+        workers = seed_demo_aid(session)
+    click.echo(f"演示援助名单就绪：新导入 {workers} 人")
 
 
 @click.command("create-user")
@@ -133,6 +143,7 @@ def init_app(app: Flask) -> None:
     for command in (
         init_db_command,
         seed_demo_command,
+        seed_demo_aid_command,
         create_user_command,
         deploy_command,
         verify_audit_command,
