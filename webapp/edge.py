@@ -113,6 +113,7 @@ def _aid_list_bytes(config: Mapping[str, Any]) -> int:
 # Every endpoint that accepts files, with the file bytes it may carry. Everything else carries no file.
 UPLOAD_ENDPOINTS: Mapping[str, Callable[[Mapping[str, Any]], int]] = {
     "aid.upload_list": _aid_list_bytes,
+    "aid_payment.upload_result": _aid_list_bytes,  # a 20,000-row result file is about 1 MB
     "task_ops.upload": _case_upload_bytes,
     "api.upload_attachment": _case_upload_bytes,
     "public.report": _public_report_bytes,
