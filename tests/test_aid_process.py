@@ -209,3 +209,11 @@ def test_amount_rules(world: Session) -> None:
     worker.reemployed_on = date(2017, 7, 1)
     assert aid_amount(worker, YEAR, table, Decimal("3000")) == Decimal("1000.00")  # March to June
     assert aid_amount(worker, 2018, table, Decimal("3000")) == Decimal("0.00")
+
+
+def test_the_summary_carries_the_city_s_consolidation_opinion(world: Session) -> None:
+    from webapp.aid_documents import consolidation_opinion
+
+    case, _ = reviewed_and_consolidated(world)
+    assert consolidation_opinion(world, case.home_unit, YEAR) == OPINION
+    assert consolidation_opinion(world, case.home_unit, YEAR + 1) == ""

@@ -59,11 +59,11 @@ def test_init_db_migrates_a_fresh_database_through_alembic(fresh_app: Flask, mon
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [head]
     assert "0001" in {script.revision for script in ScriptDirectory.from_config(alembic_config(db)).walk_revisions()}
     assert set(inspect(db).get_table_names()) == {*Base.metadata.tables, "alembic_version"}
-    # Policy parameters loaded and the hazard process deployed.
+    # Policy parameters loaded and both processes deployed.
     assert count_rows(fresh_app, PolicyParameter) > 0
     assert "新增政策参数" in result.output
-    assert "hazard_report v1（新版本）" in result.output
-    assert count_rows(fresh_app, ProcessVersion) == 1
+    assert "hazard_report v1（新版本）" in result.output and "hardship_aid v1（新版本）" in result.output
+    assert count_rows(fresh_app, ProcessVersion) == 2
 
 
 def test_init_db_is_idempotent(fresh_app: Flask) -> None:
