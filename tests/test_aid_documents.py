@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from tests.aid_helpers import YEAR, confirmed_list, imported_list
 from tests.conftest import AuthActions
 from tests.workflow_helpers import user
-from webapp import aid_documents
 from workflows.aid.reports import (
     find_city,
     paginate_roster,
@@ -35,6 +34,7 @@ from workflows.aid.worker_record import worker_record
 from workflows.db import utcnow
 from workflows.models import AidBatch, AidCityList, AidPayment, AidReview, AidWorker, OrgUnit, PaymentStatus
 from workflows.records import redact
+from workflows.tabular import write_xlsx_sheets
 
 DALIAN = "210200"
 MONEY = re.compile(r"\d{1,3}(?:,\d{3})*\.\d{2}")
@@ -478,6 +478,6 @@ def test_an_id_typed_into_a_reason_is_masked_in_the_pdf_and_the_excel(
 
 
 def test_the_excel_escapes_formulas(world: Session) -> None:
-    data = aid_documents.workbook([("表", ["原因"], [["=HYPERLINK(\"http://x\")"]])])
+    data = write_xlsx_sheets([("表", ["原因"], [["=HYPERLINK(\"http://x\")"]])])
     cell = openpyxl.load_workbook(io.BytesIO(data)).worksheets[0]["A2"]
     assert cell.data_type == "s" and cell.value == "'=HYPERLINK(\"http://x\")"

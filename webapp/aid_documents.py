@@ -10,16 +10,13 @@ through `webapp.records.html_to_pdf` (static files only) in the record locale, E
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from urllib.parse import quote
 
-import openpyxl
 from flask import Blueprint, Response, abort, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from openpyxl.cell.cell import WriteOnlyCell
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -38,7 +35,7 @@ from workflows.aid.worker_record import worker_record
 from workflows.db import utcnow
 from workflows.models import AidCityList, AidWorker, ApprovalStep, OrgUnit
 from workflows.records import redact
-from workflows.tabular import CellValue, export_text
+from workflows.tabular import CellValue, write_xlsx_sheets
 
 bp = Blueprint("aid_documents", __name__, url_prefix="/aid")
 
@@ -95,30 +92,6 @@ def _pdf(template: str, **context: object) -> bytes:
     return html_to_pdf(html)
 
 
-Sheet = tuple[str, Sequence[str], Iterable[Sequence[CellValue]]]
-
-
-def workbook(sheets: Sequence[Sheet]) -> bytes:
-    """An .xlsx of several sheets, cell for cell as `workflows.tabular.write_xlsx` writes one: text cells only,
-    escaped against formula injection by `export_text`. (write_xlsx takes one sheet; the summary needs two.)"""
-    book = openpyxl.Workbook(write_only=True)
-    for title, header, rows in sheets:
-        sheet = book.create_sheet(title)
-        for values in [header, *rows]:
-            if len(values) != len(header):
-                raise ValueError(f"row has {len(values)} cells for {len(header)} columns")
-            cells = []
-            for value in values:
-                cell = WriteOnlyCell(sheet, value=export_text(value))
-                cell.data_type = "s"
-                cell.number_format = "@"
-                cells.append(cell)
-            sheet.append(cells)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
-
-
 # --- 审查结果汇总表 ------------------------------------------------------------
 
 
@@ -154,7 +127,7 @@ def _summary_workbook(session: Session, city: OrgUnit, year: int) -> bytes:
         (w.number, w.name, w.resident_id, w.district, w.conclusion, redact(w.reason), w.reemployed_on)
         for w in summary_workers(session, city, year)
     )
-    return workbook(
+    return write_xlsx_sheets(
         [
             (_("审查结果汇总"), [_("区县（产业）工会"), _("报送人数"), _("符合"), _("不符合"), _("未审查"),
                                 _("不符合原因（人数）")], by_district),
@@ -212,7 +185,7 @@ def _reconciliation_workbook(report: Reconciliation) -> bytes:
     rows.append([_("拨付日期"), report.allocated_on, *blank])
     verdict = {None: _("尚未拨付，无法核对"), True: _("已发放金额未超过拨付金额"), False: _("已发放金额超过拨付金额")}
     rows.append([_("核对结果"), verdict[report.within_allocation], *blank])
-    return workbook([(_("发放情况"), header, rows)])
+    return write_xlsx_sheets([(_("发放情况"), header, rows)])
 
 
 # --- 个人档案 -----------------------------------------------------------------

@@ -353,17 +353,27 @@ def write_csv(header: Sequence[str], rows: Iterable[Sequence[CellValue]]) -> byt
     return buffer.getvalue().encode("utf-8-sig")
 
 
+# A sheet to write: its title, its header, its rows.
+Sheet = tuple[str, Sequence[str], Iterable[Sequence[CellValue]]]
+
+
 def write_xlsx(header: Sequence[str], rows: Iterable[Sequence[CellValue]], sheet_title: str = "Sheet1") -> bytes:
+    return write_xlsx_sheets([(sheet_title, header, rows)])
+
+
+def write_xlsx_sheets(sheets: Sequence[Sheet]) -> bytes:
+    """An .xlsx of one or more sheets, every cell text escaped by `export_text`."""
     workbook = openpyxl.Workbook(write_only=True)
-    sheet = workbook.create_sheet(sheet_title)
-    for texts in _export_rows(header, rows):
-        cells = []
-        for text in texts:
-            cell = WriteOnlyCell(sheet, value=text)
-            cell.data_type = "s"  # never "f": export_text already escaped every text openpyxl would take for one
-            cell.number_format = "@"  # text: Excel keeps long digit strings exact if the user edits them
-            cells.append(cell)
-        sheet.append(cells)
+    for title, header, rows in sheets:
+        sheet = workbook.create_sheet(title)
+        for texts in _export_rows(header, rows):
+            cells = []
+            for text in texts:
+                cell = WriteOnlyCell(sheet, value=text)
+                cell.data_type = "s"  # never "f": export_text already escaped every text openpyxl would take for one
+                cell.number_format = "@"  # text: Excel keeps long digit strings exact if the user edits them
+                cells.append(cell)
+            sheet.append(cells)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
-from workflows.aid.validation import ListRejected, RowProblem, _table_problem, parse_date
+from workflows.aid.validation import ListRejected, RowProblem, parse_date, table_problem
 from workflows.models import AidBatch, AidPayment, PaymentStatus
 from workflows.tabular import CellValue, TableError, TableLimits, read_table, write_csv, write_xlsx
 
@@ -225,7 +225,7 @@ def parse_result(
     try:
         table = read_table(data, filename, limits, text_columns=(RESIDENT_ID, CARD), required_columns=RESULT_COLUMNS)
     except TableError as exc:
-        raise ListRejected([_table_problem(problem) for problem in exc.problems]) from exc
+        raise ListRejected([table_problem(problem) for problem in exc.problems]) from exc
     checker = _Checker(batch, today, batch_day)
     for number, values in table.records():
         checker.row(number, values)

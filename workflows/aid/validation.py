@@ -356,7 +356,7 @@ def validate_list(table: Table, *, year: int, resolve_unit: UnitResolver, earlie
 _TABLE_PROBLEM = re.compile(r"第 (\d+) 行(?:「([^」]+)」)?：?(.*)", re.DOTALL)
 
 
-def _table_problem(text: str) -> RowProblem:
+def table_problem(text: str) -> RowProblem:
     """A `TableError` sentence ("第 5 行「身份证号」：该列须为文本…") as a RowProblem on that row and column."""
     found = _TABLE_PROBLEM.fullmatch(text)
     if found is None:
@@ -373,7 +373,7 @@ def read_aid_list(
     try:
         table = read_table(data, filename, limits, text_columns=TEXT_COLUMNS, required_columns=COLUMNS)
     except TableError as exc:
-        raise ListRejected([_table_problem(problem) for problem in exc.problems]) from exc
+        raise ListRejected([table_problem(problem) for problem in exc.problems]) from exc
     return validate_list(table, year=year, resolve_unit=resolve_unit, earlier=earlier)
 
 
