@@ -63,7 +63,7 @@ def test_init_db_migrates_a_fresh_database_through_alembic(fresh_app: Flask, mon
     assert count_rows(fresh_app, PolicyParameter) > 0
     assert "新增政策参数" in result.output
     assert "hazard_report v1（新版本）" in result.output and "hardship_aid v1（新版本）" in result.output
-    assert count_rows(fresh_app, ProcessVersion) == 2
+    assert count_rows(fresh_app, ProcessVersion) == 4
 
 
 def test_init_db_is_idempotent(fresh_app: Flask) -> None:
@@ -87,13 +87,13 @@ def test_init_db_is_idempotent(fresh_app: Flask) -> None:
 def test_seed_demo_is_idempotent(app: Flask, runner: FlaskCliRunner) -> None:
     # The `app` fixture's database was seeded once already.
     before = {model: count_rows(app, model) for model in (User, OrgUnit, Enterprise, ProcessInstance, AuditEvent)}
-    assert before[User] == 28 + 1  # the demo accounts and the public-intake service account
+    assert before[User] == 33 + 1  # the demo accounts and the public-intake service account
     assert before[Enterprise] > 0
 
     result = run(app, runner, "seed-demo")
 
     assert result.exit_code == 0, result.output
-    assert "28 个演示账号" in result.output
+    assert "33 个演示账号" in result.output
     assert {model: count_rows(app, model) for model in before} == before
 
 

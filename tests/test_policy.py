@@ -352,7 +352,12 @@ def test_snapshots(seeded: Session):
     assert hazard_reward_tiers(seeded, on) == TIERS
     assert policy_snapshot(seeded, on, "fee.") == specs_snapshot(CATALOGUE, on, "fee.")
     assert policy_snapshot(seeded, on, "fee.")["retained_share"] == D(60)
-    assert studio_parameters(seeded, 2021) == {"model_worker.funding": D(100000), "worker.funding": D(100000)}
+    assert studio_parameters(seeded, 2021) == {
+        "model_worker.funding": D(100000),
+        "worker.funding": D(100000),
+        "min_team_size": D(3),
+        "panel.min_experts": D(3),
+    }
     assert internal_retirement_aid_table(seeded, on) == DEFAULT_TABLE
     # "_" must not act as a LIKE wildcard.
     assert policy_snapshot(seeded, on, "studio.model_") == {"worker.funding": D(50000), "worker.quota": D(30)}

@@ -41,10 +41,12 @@ from workflows.models import (
     User,
 )
 from workflows.operations import claim_task, complete_task, release_task, version_start_form
+from workflows.processes import hooks_for
 from workflows.rollback import note_opened, return_reason_for, return_targets, withdrawable
 from workflows.routing import Action, first_task_to_do, load_routing
 from workflows.signing import may_add_as_signer
 from workflows.task_index import ADDED_SIGN_FORM, COMPLETED_BY
+from workflows.working_days import calendar_overrides
 
 bp = Blueprint("tasks", __name__)
 
@@ -63,6 +65,13 @@ class ReturnTarget:
 def _defaults(form: forms.FormDefinition) -> dict[str, Any]:
     """Schema defaults only: case data carries earlier steps' decisions, which must not prefill this step."""
     return {name: prop["default"] for name, prop in form.fields.items() if isinstance(prop, dict) and "default" in prop}
+
+
+def _initial_values(session: Session, entry: TaskIndexEntry, form: forms.FormDefinition | None) -> dict[str, Any]:
+    if form is None:
+        return {}
+    prefilled = hooks_for(entry.process_key).form_values(session, entry.instance, entry.bpmn_id)
+    return flat_values({**_defaults(form), **prefilled})
 
 
 def _start_details(entry: TaskIndexEntry, steps: list[ApprovalStep]) -> list[tuple[str, Any]]:
@@ -192,7 +201,7 @@ def render_task(
     form = forms.load_form(entry.form_name) if entry.form_name else None
     steps = list(queries.case_approval_steps(session, entry.instance_id))
     now = utcnow()
-    near = near_due_limit(now, int(current_app.config["NEAR_DUE_WORKING_DAYS"]))
+    near = near_due_limit(now, int(current_app.config["NEAR_DUE_WORKING_DAYS"]), calendar_overrides(session))
     holder = session.get(User, entry.claimed_by_id) if entry.claimed_by_id else None
     fields = field_views(form) if form else ()
     errors = errors or {}
@@ -206,7 +215,7 @@ def render_task(
         Action=Action,
         form=form,
         fields=fields,
-        values=values if values is not None else (flat_values(_defaults(form)) if form else {}),
+        values=values if values is not None else _initial_values(session, entry, form),
         errors=errors,
         other_errors=unplaced_errors(fields, errors),
         op_errors=op_errors or {},

@@ -160,6 +160,13 @@ _USERS: tuple[tuple[str, str, str, str | None, str], ...] = (
     ("shengzong_baozhang_head", "冯立军", "210000", "livelihood", _HEAD),
     ("shengzong_jingji1", "曹永刚", "210000", "econ-labour", _OFFICIAL),
     ("haichang_gonghui", "于海波", "210211-G001", None, _OFFICIAL),
+    ("xinghai_gonghui", "钱丽萍", "210204-G001", None, _OFFICIAL),
+    ("jinpu_xincai_gonghui", "邓国庆", "DL-JPXQ-G001", None, _OFFICIAL),
+    # The studio expert panel (评审专家组): model workers and engineers with a city-level account and no department,
+    # so they see only the panel tasks given to them by name.
+    ("zhuanjia1", "周国平", "210200", None, _OFFICIAL),
+    ("zhuanjia2", "吴秀兰", "210200", None, _OFFICIAL),
+    ("zhuanjia3", "郑海峰", "210200", None, _OFFICIAL),
 )
 
 

@@ -5,6 +5,7 @@ from workflows.models.aid import AidCityList, AidImport, AidReview, AidWorker
 from workflows.models.aid_payment import AidBatch, AidPayment, PaymentStatus
 from workflows.models.attachment import Attachment
 from workflows.models.audit import AuditEvent
+from workflows.models.calendar import WorkingDayOverride
 from workflows.models.collaboration import (
     ACTION_LABELS,
     ActionKind,
@@ -18,6 +19,8 @@ from workflows.models.collaboration import (
     TaskOpening,
 )
 from workflows.models.hazard import HazardReport
+from workflows.models.honour import HonourNomination
+from workflows.models.notice import NoticeObjection, PublicNotice
 from workflows.models.org import DEPARTMENTS, Department, Enterprise, Level, OrgUnit, Role, UnitKind, User
 from workflows.models.policy import PolicyParameter
 from workflows.models.process import (
@@ -30,10 +33,23 @@ from workflows.models.process import (
     TaskStatus,
     TimerEntry,
 )
+from workflows.models.studio import (
+    QUOTA_HOLDING,
+    ApplicationStatus,
+    AssessmentResult,
+    Studio,
+    StudioApplication,
+    StudioAssessment,
+    StudioCall,
+    StudioExpertScore,
+    StudioFunding,
+    StudioStanding,
+)
 
 __all__ = [
     "ACTION_LABELS",
     "DEPARTMENTS",
+    "QUOTA_HOLDING",
     "ActionKind",
     "AidBatch",
     "AidCityList",
@@ -42,7 +58,9 @@ __all__ = [
     "AidReview",
     "AidWorker",
     "ApiToken",
+    "ApplicationStatus",
     "ApprovalStep",
+    "AssessmentResult",
     "Attachment",
     "AuditEvent",
     "CaseAction",
@@ -54,21 +72,32 @@ __all__ = [
     "Department",
     "Enterprise",
     "HazardReport",
+    "HonourNomination",
     "InstanceStatus",
     "Level",
+    "NoticeObjection",
     "OrgUnit",
     "PaymentStatus",
     "PolicyParameter",
     "ProcessInstance",
     "ProcessVersion",
+    "PublicNotice",
     "RateLimitEvent",
     "Reminder",
     "ReminderKind",
     "Role",
+    "Studio",
+    "StudioApplication",
+    "StudioAssessment",
+    "StudioCall",
+    "StudioExpertScore",
+    "StudioFunding",
+    "StudioStanding",
     "TaskIndexEntry",
     "TaskOpening",
     "TaskStatus",
     "TimerEntry",
     "UnitKind",
     "User",
+    "WorkingDayOverride",
 ]

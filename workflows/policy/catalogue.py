@@ -114,6 +114,10 @@ CATALOGUE: tuple[ParameterSpec, ...] = (
     _rule("studio.worker.funding", "100000", "元", "省级职工创新工作室支持资金（每个）",
           f"{S4}“强化培训体系提升职工技能”部分", valid_from=STUDIO_2021_FROM,
           note="同劳模创新工作室：10万元是否适用于全部省级工作室有歧义，需由省总确认。"),
+    _default("studio.min_team_size", "3", "人", "创新工作室团队最少人数（含领衔人）", "领域调研 §2.c（R26）",
+             note="其他省份做法（至少3人）；辽宁2020年办法原文未见，需由省总确认。"),
+    _default("studio.panel.min_experts", "3", "人", "创新工作室评审专家最少人数", "领域调研 §2.c C5（R19）",
+             note="来源只写专家组表决，未给出人数；通过规则（三分之二以上同意）写在流程图中。"),
     # Annual "top ten" selections (measure 四).
     _rule("award.top_ten.innovation_achievement", "10", "个", "年度省“十大创新成果”",
           f"{S0} 第4项（措施四）"),

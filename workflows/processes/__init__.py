@@ -66,6 +66,10 @@ class ProcessHooks:
     ) -> None:
         """Update business records after a step completed."""
 
+    def form_values(self, session: Session, instance: ProcessInstance, bpmn_id: str) -> dict[str, Any]:
+        """What a step's form starts with, e.g. the current application for a step that corrects it (补正)."""
+        return {}
+
     def reopen_step(self, session: Session, instance: ProcessInstance, bpmn_id: str) -> None:
         """Undo what `after_step` recorded for a step that was returned to or withdrawn, before it is redone."""
 
@@ -76,6 +80,13 @@ _DEFAULT_HOOKS = ProcessHooks()
 def hooks_for(process_key: str) -> ProcessHooks:
     from workflows.processes.aid import HardshipAidHooks
     from workflows.processes.hazard import HazardReportHooks
+    from workflows.processes.honour import HonourNominationHooks
+    from workflows.processes.studio import StudioNamingHooks
 
-    registry: dict[str, ProcessHooks] = {"hazard_report": HazardReportHooks(), "hardship_aid": HardshipAidHooks()}
+    registry: dict[str, ProcessHooks] = {
+        "hazard_report": HazardReportHooks(),
+        "hardship_aid": HardshipAidHooks(),
+        "studio_naming": StudioNamingHooks(),
+        "honour_nomination": HonourNominationHooks(),
+    }
     return registry.get(process_key, _DEFAULT_HOOKS)
