@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from tests.workflow_helpers import complete, user
 from workflows.calendar import beijing_today
-from workflows.models import ProcessInstance, StudioCall
+from workflows.models import ProcessInstance, Studio, StudioCall
 from workflows.operations import start_case
 from workflows.studio.calls import CallRequest, open_call
 from workflows.studio.notice import case_notice
@@ -146,3 +146,22 @@ def to_notice(world: Session, **overrides: Any) -> ProcessInstance:
     panel_agrees(world, case)
     approve(world, case)
     return case
+
+
+def named_studio(world: Session, clock: Clock, year: int = 2025, **overrides: Any) -> Studio:
+    """A studio named (and funded) under `year`'s call, through the whole process."""
+    from sqlalchemy import select
+
+    from workflows.models import StudioApplication
+
+    open_studio_call(world, year=year)
+    case = to_notice(world, **overrides)
+    close_notice(world, case, clock)
+    complete(world, "jingji1", case, "naming", {"document_number": f"大工发〔{year}〕5号", "named_on": f"{year}-12-01"})
+    call_year_funding = world.scalar(select(StudioApplication).where(StudioApplication.instance_id == case.id))
+    assert call_year_funding is not None
+    amount = str(call_year_funding.call.funding(call_year_funding.studio_type))
+    complete(world, "caiwu1", case, "funding", {"amount": amount, "voucher_number": "PZ-1", "paid_on": f"{year}-12-20"})
+    studio = world.scalar(select(Studio).where(Studio.application_id == call_year_funding.id))
+    assert studio is not None
+    return studio
