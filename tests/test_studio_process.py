@@ -272,3 +272,13 @@ def test_no_return_once_on_notice(world: Session) -> None:
     workflow = load_workflow(case)
     [notice] = [t for t in workflow.get_tasks(state=TaskState.READY) if t.task_spec.bpmn_id == "notice"]
     assert return_targets(notice) == []
+
+
+def test_demo_studio_data_is_idempotent(world: Session) -> None:
+    from workflows.demo_studio import seed_demo_studio
+    from workflows.models import ProcessInstance
+
+    assert seed_demo_studio(world) == 3
+    assert seed_demo_studio(world) == 0
+    panel_case = world.scalar(select(ProcessInstance).where(ProcessInstance.title.startswith("钱丽萍职工创新工作室")))
+    assert panel_case is not None and open_steps(world, panel_case) == ["expert_review"] * 3

@@ -19,6 +19,7 @@ from workflows.audit import verify_chain
 from workflows.demo import seed_demo
 from workflows.demo_aid import seed_demo_aid
 from workflows.demo_cases import seed_demo_cases
+from workflows.demo_studio import seed_demo_studio
 from workflows.engine.deployment import DeploymentError, deploy_paths
 from workflows.migrate import upgrade_database
 from workflows.organisation import UnknownOrgUnit, UserAdminError, create_user
@@ -85,6 +86,15 @@ def seed_demo_aid_command() -> None:
     click.echo(f"演示援助名单就绪：新导入 {workers} 人")
 
 
+@click.command("seed-demo-studio")
+@with_appcontext
+def seed_demo_studio_command() -> None:
+    """Open this year's demo studio call with applications and an honour nomination (idempotent; after seed-demo)."""
+    with session_factory(current_app)() as session, session.begin():
+        cases = seed_demo_studio(session)
+    click.echo(f"演示创新工作室申报就绪：新建案件 {cases} 个")
+
+
 @click.command("create-user")
 @with_appcontext
 @click.argument("username")
@@ -144,6 +154,7 @@ def init_app(app: Flask) -> None:
         init_db_command,
         seed_demo_command,
         seed_demo_aid_command,
+        seed_demo_studio_command,
         create_user_command,
         deploy_command,
         verify_audit_command,
