@@ -20,6 +20,7 @@ from webapp import (
     api,
     auth,
     batch,
+    calendar_admin,
     cases,
     cli,
     database,
@@ -111,6 +112,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in (auth.bp, i18n.bp, inbox.bp, tasks.bp, task_ops.bp, start.bp, cases.bp, records.bp, public.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(settings.bp)
+    app.register_blueprint(calendar_admin.bp)
     app.register_blueprint(batch.bp)
     app.register_blueprint(aid.bp)
     app.register_blueprint(aid_review.bp)

@@ -44,6 +44,7 @@ from workflows.privacy import ReporterContact, hazard_record, may_reveal_contact
 from workflows.records import ROLE_LABELS, redact
 from workflows.rollback import withdrawable
 from workflows.routing import Action, RoutingTable, load_routing
+from workflows.working_days import calendar_overrides
 
 bp = Blueprint("cases", __name__)
 
@@ -100,7 +101,7 @@ def _open_tasks(session: Session, user: User, tasks: Iterable[TaskIndexEntry], r
         else {}
     )
     now = utcnow()
-    near = near_due_limit(now, int(current_app.config["NEAR_DUE_WORKING_DAYS"]))
+    near = near_due_limit(now, int(current_app.config["NEAR_DUE_WORKING_DAYS"]), calendar_overrides(session))
     rows = []
     for task in open_entries:
         # Delegated authority (委托) counts: a delegate opens and decides the principal's tasks.

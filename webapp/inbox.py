@@ -31,6 +31,7 @@ from workflows.inbox import (
 from workflows.models import ProcessVersion
 from workflows.reminders import urge_counts
 from workflows.routing import load_routing
+from workflows.working_days import calendar_overrides
 
 bp = Blueprint("inbox", __name__)
 
@@ -106,7 +107,7 @@ def index() -> str:
     wanted = request_filter(view)
     page = _int_arg("page", 1)
     now = utcnow()
-    near = near_due_limit(now, int(current_app.config["NEAR_DUE_WORKING_DAYS"]))
+    near = near_due_limit(now, int(current_app.config["NEAR_DUE_WORKING_DAYS"]), calendar_overrides(session))
     context: dict[str, Any] = {}
     if view == View.STARTED:
         context["cases"] = started_page(session, user, wanted, page=page)

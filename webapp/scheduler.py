@@ -15,6 +15,7 @@ from workflows.inbox import near_due_limit
 from workflows.rate_limit import forget_before
 from workflows.reminders import send_due_reminders
 from workflows.timers import run_scheduler_pass
+from workflows.working_days import calendar_overrides
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ def run_once(app: Flask) -> int:
     now = utcnow()
     try:
         with factory() as session, session.begin():
-            near = near_due_limit(now, int(app.config["NEAR_DUE_WORKING_DAYS"]))
+            near = near_due_limit(now, int(app.config["NEAR_DUE_WORKING_DAYS"]), calendar_overrides(session))
             reminded = send_due_reminders(session, now, near)
         if reminded:
             log.info("scheduler wrote %d due reminder(s)", reminded)

@@ -6,9 +6,9 @@ Plain SQL over the task index, the copy table and the instance table; nothing he
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
@@ -90,10 +90,15 @@ class Page(Generic[T]):
         return max(1, -(-self.total // self.per_page))
 
 
-def near_due_limit(now: datetime, working_days: int = DEFAULT_NEAR_DUE_WORKING_DAYS) -> datetime:
-    """The end (Beijing time) of the working day `working_days` after today: due before it means yellow."""
+def near_due_limit(
+    now: datetime, working_days: int = DEFAULT_NEAR_DUE_WORKING_DAYS, overrides: Mapping[date, bool] | None = None
+) -> datetime:
+    """The end (Beijing time) of the working day `working_days` after today: due before it means yellow.
+
+    `overrides`: the administrators' working-day table (workflows.working_days.calendar_overrides).
+    """
     today = now.astimezone(SHANGHAI).date()
-    return datetime.combine(add_working_days(today, working_days), time.max, tzinfo=SHANGHAI)
+    return datetime.combine(add_working_days(today, working_days, overrides), time.max, tzinfo=SHANGHAI)
 
 
 def due_light(due_at: datetime | None, now: datetime, near_limit: datetime) -> Light | None:

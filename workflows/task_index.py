@@ -6,6 +6,7 @@ engine task's `internal_data`, so a check can always recompute the index and com
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -23,6 +24,7 @@ from workflows.calendar import add_working_days
 from workflows.engine.deployment import FORM_PROPERTY, ORG_UNIT_PROPERTY, properties
 from workflows.models import OrgUnit, ProcessInstance, TaskIndexEntry, TaskStatus, TimerEntry
 from workflows.routing import LaneRole, RoutingError, RoutingTable, resolve_unit
+from workflows.working_days import calendar_overrides
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CLAIMED_BY = "claimed_by"
@@ -63,8 +65,11 @@ def _end_of_day(day: date) -> datetime:
     return datetime.combine(day, time(23, 59, 59), tzinfo=SHANGHAI).astimezone(UTC)
 
 
-def task_due_at(task: Task, ready_at: datetime) -> datetime | None:
-    """The due time from the task's `dueWorkingDays` (working days after it became ready) or `dueDate`."""
+def task_due_at(task: Task, ready_at: datetime, overrides: Mapping[date, bool] | None = None) -> datetime | None:
+    """The due time from the task's `dueWorkingDays` (working days after it became ready) or `dueDate`.
+
+    `overrides`: the administrators' working-day table (workflows.working_days), read first by the count.
+    """
     props = properties(task.task_spec)
     engine = task.workflow.script_engine
     if "dueDate" in props:
@@ -72,7 +77,7 @@ def task_due_at(task: Task, ready_at: datetime) -> datetime | None:
         return _end_of_day(date.fromisoformat(str(value))) if value else None
     if "dueWorkingDays" in props:
         days = int(engine.evaluate(task, props["dueWorkingDays"]))
-        return _end_of_day(add_working_days(ready_at.astimezone(SHANGHAI).date(), days))
+        return _end_of_day(add_working_days(ready_at.astimezone(SHANGHAI).date(), days, overrides))
     return None
 
 
@@ -120,11 +125,19 @@ def task_unit(session: Session, task: Task, role: LaneRole, instance: ProcessIns
 
 
 def expected_rows(
-    session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, routing: RoutingTable
+    session: Session,
+    instance: ProcessInstance,
+    workflow: BpmnWorkflow,
+    routing: RoutingTable,
+    overrides: Mapping[date, bool] | None = None,
 ) -> list[IndexRow]:
+    """`overrides`: the working-day table, loaded here (once per case) unless the caller has it already."""
     units: dict[str, OrgUnit] = {}
     rows = []
-    for task in human_tasks(workflow):
+    tasks = human_tasks(workflow)
+    if overrides is None and tasks:
+        overrides = calendar_overrides(session)
+    for task in tasks:
         lane = task.task_spec.lane
         role = routing.lane(lane)
         if ORG_UNIT_PROPERTY in properties(task.task_spec):
@@ -150,7 +163,7 @@ def expected_rows(
                 assigned_to_id=None if completed else task.internal_data.get(ASSIGNED_TO),
                 completed_by_id=task.internal_data.get(COMPLETED_BY),
                 ready_at=ready_at,
-                due_at=task_due_at(task, ready_at),
+                due_at=task_due_at(task, ready_at, overrides),
                 completed_at=stamp if completed else None,
             )
         )
@@ -174,9 +187,16 @@ def _row_values(row: IndexRow, instance: ProcessInstance) -> dict[str, Any]:
     return values
 
 
-def rebuild_index(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, routing: RoutingTable) -> None:
+def rebuild_index(
+    session: Session,
+    instance: ProcessInstance,
+    workflow: BpmnWorkflow,
+    routing: RoutingTable,
+    *,
+    overrides: Mapping[date, bool] | None = None,
+) -> None:
     """Make the instance's task-index and timer rows equal to what the engine says; flushes."""
-    wanted = {row.task_id: row for row in expected_rows(session, instance, workflow, routing)}
+    wanted = {row.task_id: row for row in expected_rows(session, instance, workflow, routing, overrides)}
     existing = {
         entry.task_id: entry
         for entry in session.scalars(select(TaskIndexEntry).where(TaskIndexEntry.instance_id == instance.id))
@@ -212,10 +232,16 @@ def rebuild_index(session: Session, instance: ProcessInstance, workflow: BpmnWor
 
 
 def index_matches_engine(
-    session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, routing: RoutingTable
+    session: Session,
+    instance: ProcessInstance,
+    workflow: BpmnWorkflow,
+    routing: RoutingTable,
+    *,
+    overrides: Mapping[date, bool] | None = None,
 ) -> list[str]:
     """Differences between the stored index and the engine (empty when consistent), for `flask check`."""
-    wanted = {row.task_id: _row_values(row, instance) for row in expected_rows(session, instance, workflow, routing)}
+    rows = expected_rows(session, instance, workflow, routing, overrides)
+    wanted = {row.task_id: _row_values(row, instance) for row in rows}
     stored = {
         entry.task_id: entry
         for entry in session.scalars(select(TaskIndexEntry).where(TaskIndexEntry.instance_id == instance.id))

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from forms import FormValidationError
 from workflows.audit import record_event
 from workflows.calendar import SHANGHAI
+from workflows.calendar import is_working_day as counts_as_working_day  # the parameter name is taken below
 from workflows.db import utcnow
 from workflows.errors import NotFound, PermissionDenied
 from workflows.models import ProcessInstance, Role, TaskIndexEntry, User, WorkingDayOverride
@@ -158,7 +159,7 @@ def set_working_day(
     entry.updated_by_id = user.id
     entry.updated_at = utcnow()
     session.flush()
-    rebuilt = refresh_due_dates(session, [day]) if previous is not is_working_day else 0
+    rebuilt = refresh_due_dates(session, [day]) if _effective(day, previous) != is_working_day else 0
     record_event(
         session,
         "working_day.set",
@@ -176,18 +177,24 @@ def remove_working_day(session: Session, day: date, user: User) -> None:
     entry = session.scalar(select(WorkingDayOverride).where(WorkingDayOverride.day == day))
     if entry is None:
         raise NotFound(f"节假日表中没有 {day.isoformat()}")
-    previous = entry.is_working_day
+    previous, note = entry.is_working_day, entry.note
     session.delete(entry)
     session.flush()
-    rebuilt = refresh_due_dates(session, [day])
+    rebuilt = refresh_due_dates(session, [day]) if _effective(day, None) != previous else 0
     record_event(
         session,
         "working_day.removed",
         "working_day",
         day.isoformat(),
-        {"previous": previous, "note": entry.note, "cases_rebuilt": rebuilt},
+        {"previous": previous, "note": note, "cases_rebuilt": rebuilt},
         actor_id=user.id,
     )
+
+
+def _effective(day: date, entry: bool | None) -> bool:
+    """Whether `day` counts as a working day with the table's entry `entry` (None: no entry): a change of the
+    table that leaves this unchanged (e.g. entering a 2026 holiday the package already knows) moves no deadline."""
+    return counts_as_working_day(day, None if entry is None else {day: entry})
 
 
 def _start_of(day: date) -> datetime:

@@ -27,6 +27,7 @@ from workflows.records import redact
 from workflows.rollback import note_opened, return_reason_for, withdrawable
 from workflows.routing import load_routing
 from workflows.task_index import ADDED_SIGN_FORM
+from workflows.working_days import calendar_overrides
 
 TASK_VIEWS = (View.MINE, View.QUEUE, View.DONE)
 
@@ -138,7 +139,7 @@ def register(bp: Blueprint) -> None:
         page = int_arg("page", 1, 1)
         per_page = int_arg("per_page", DEFAULT_PAGE_SIZE, 1, MAX_PER_PAGE)
         now = utcnow()
-        near = near_due_limit(now, int(current_app.config["NEAR_DUE_WORKING_DAYS"]))
+        near = near_due_limit(now, int(current_app.config["NEAR_DUE_WORKING_DAYS"]), calendar_overrides(session))
         found = task_page(session, user, view, wanted, now=now, near_limit=near, page=page, per_page=per_page)
         shapes = Shapes(session, user, routing)
         return jsonify(
