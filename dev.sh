@@ -70,8 +70,20 @@ case "$cmd" in
         if [ -n "${UNIONFLOW_TEST_DB:-}" ]; then
             "$VENV/bin/pytest" "$@"
         else
-            "$VENV/bin/pytest" --db=sqlite "$@"
-            "$VENV/bin/pytest" --db=postgres "$@"
+            # The two passes run side by side, one per core; the SQLite pass's report follows PostgreSQL's.
+            sqlite_log=$(mktemp)
+            "$VENV/bin/pytest" --db=sqlite -p no:cacheprovider "$@" >"$sqlite_log" 2>&1 &
+            sqlite_pid=$!
+            postgres_status=0
+            "$VENV/bin/pytest" --db=postgres "$@" || postgres_status=$?
+            sqlite_status=0
+            wait "$sqlite_pid" || sqlite_status=$?
+            echo "---- SQLite pass ----"
+            cat "$sqlite_log"
+            rm -f "$sqlite_log"
+            if [ "$postgres_status" -ne 0 ] || [ "$sqlite_status" -ne 0 ]; then
+                exit 1
+            fi
         fi
         ;;
     *)

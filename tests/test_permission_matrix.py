@@ -88,6 +88,26 @@ PERSONAL = {
     "aid_payment.corrections",
     "aid_payment.result_template_xlsx",
     "aid_payment.upload_result",
+    # The administrators' holiday table: refused (403) to everyone but admins (tests/test_working_days.py).
+    "calendar_admin.index",
+    "calendar_admin.save",
+    "calendar_admin.remove",
+    # A city's studio call, registry, notices and honours, and their documents: checked against the user's city and
+    # department (workflows.studio.access), the application record against its case (tests/test_web_studio.py,
+    # tests/test_studio_documents.py). The notice pages take a case number, which the CASE walker cannot fill.
+    "studio.index",
+    "studio.open_call_form",
+    "studio.registry",
+    "studio.assess",
+    "studio.recheck",
+    "studio.notice",
+    "studio.add_objection",
+    "studio.honours",
+    "studio_documents.application_record_pdf",
+    "studio_documents.naming_list_pdf",
+    "studio_documents.funding_ledger_pdf",
+    "studio_documents.registry_xlsx",
+    "studio_documents.honour_list_pdf",
 }
 # Pages about one case or one of its tasks.
 CASE = {

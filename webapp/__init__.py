@@ -35,6 +35,8 @@ from webapp import (
     scheduler,
     settings,
     start,
+    studio,
+    studio_documents,
     task_ops,
     tasks,
 )
@@ -119,6 +121,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(aid_payment.bp)
     app.register_blueprint(aid_case.bp)
     app.register_blueprint(aid_documents.bp)
+    app.register_blueprint(studio_documents.bp)
+    app.register_blueprint(studio.bp)
     # The API authenticates every request with a bearer token, never a cookie, so CSRF does not apply to it.
     csrf.exempt(api.bp)
     app.register_blueprint(api.bp)

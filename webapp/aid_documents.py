@@ -68,7 +68,7 @@ def _city(year: int, city_code: str) -> OrgUnit:
     return city
 
 
-def _download(data: bytes, mimetype: str, filename: str, ascii_name: str) -> Response:
+def document_download(data: bytes, mimetype: str, filename: str, ascii_name: str) -> Response:
     """PDFs `inline` (the browser shows them), spreadsheets as attachments; the Chinese name RFC 5987-encoded."""
     disposition = "inline" if mimetype == PDF else "attachment"
     response = Response(data, mimetype=mimetype)
@@ -83,7 +83,7 @@ def _download(data: bytes, mimetype: str, filename: str, ascii_name: str) -> Res
 def _city_download(data: bytes, mimetype: str, year: int, city: OrgUnit, title: str, slug: str) -> Response:
     extension = "pdf" if mimetype == PDF else "xlsx"
     filename, ascii_name = f"{year}年{city.name}{title}.{extension}", f"aid-{slug}-{year}-{city.code}.{extension}"
-    return _download(data, mimetype, filename, ascii_name)
+    return document_download(data, mimetype, filename, ascii_name)
 
 
 def _pdf(template: str, **context: object) -> bytes:
@@ -199,5 +199,5 @@ def worker_record_pdf(worker_id: int) -> Response:
     if worker is None or not may_see_worker(current_user.user, worker):
         abort(404)
     record = worker_record(session, worker)
-    return _download(_pdf("aid/documents/worker_record.html", record=record), PDF,
+    return document_download(_pdf("aid/documents/worker_record.html", record=record), PDF,
                      f"{worker.year}年援助个人档案-{worker.name}.pdf", f"aid-worker-{worker.id}.pdf")  # fmt: skip

@@ -214,7 +214,7 @@ def render_case(
         case=case,
         process_title=process.title if process else case.process_version.name,
         open_tasks=_open_tasks(session, user, tasks, routing),
-        timeline=_timeline(queries.case_approval_steps(session, case.id)),
+        timeline=_timeline(queries.readable_approval_steps(session, user, case)),
         related=_related(session, user, case.id, routing),
         attachments=session.scalars(
             select(Attachment).where(Attachment.instance_id == case.id).order_by(Attachment.id)
@@ -289,7 +289,7 @@ def diagram(instance_id: int) -> dict[str, Any]:
     session = get_session()
     case = queries.visible_case(session, current_user.user, instance_id, load_routing())
     tasks = queries.case_tasks(session, case.id)
-    steps = queries.case_approval_steps(session, case.id)
+    steps = queries.readable_approval_steps(session, current_user.user, case)
     # Approval steps also cover the start form, which has no task index row; a step that is open again
     # (a rectification sent back) is both done and current, and the current marker is drawn over the done one.
     completed = _unique(

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urljoin, urlsplit
 from urllib.request import url2pathname
 
-from flask import Blueprint, Response, render_template, url_for
+from flask import Blueprint, Response, abort, render_template, url_for
 from flask_babel import force_locale
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -27,6 +27,7 @@ from workflows.models import ProcessInstance
 from workflows.queries import visible_case
 from workflows.records import ApprovalRecord, approval_record, register_issue, verify_record_hash
 from workflows.routing import load_routing
+from workflows.studio.experts import hidden_panel_steps
 
 bp = Blueprint("records", __name__)
 
@@ -156,6 +157,9 @@ def record_pdf(instance_id: int) -> Response:
     session = get_session()
     user = current_user.user
     instance = visible_case(session, user, instance_id, load_routing())
+    if hidden_panel_steps(session, user, instance):
+        # The printed record is whole or not at all: an expert waits for the panel round to close.
+        abort(403)
     record = approval_record(session, instance, routing=load_routing())
     pdf = _render(record, url_for("records.verify", record_hash=record.record_hash, _external=True))
     _commit_issue(session, record, user.id)

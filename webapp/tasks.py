@@ -199,7 +199,7 @@ def render_task(
     routing = load_routing()
     authority = authority_on(session, user, entry, routing)
     form = forms.load_form(entry.form_name) if entry.form_name else None
-    steps = list(queries.case_approval_steps(session, entry.instance_id))
+    steps = queries.readable_approval_steps(session, user, entry.instance)
     now = utcnow()
     near = near_due_limit(now, int(current_app.config["NEAR_DUE_WORKING_DAYS"]), calendar_overrides(session))
     holder = session.get(User, entry.claimed_by_id) if entry.claimed_by_id else None

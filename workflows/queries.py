@@ -115,6 +115,15 @@ def case_approval_steps(session: Session, instance_id: int) -> Sequence[Approval
     return session.scalars(query).all()
 
 
+def readable_approval_steps(session: Session, user: User, instance: ProcessInstance) -> list[ApprovalStep]:
+    """The case's steps as `user` may read them: an expert of an open studio panel round does not see the other
+    experts' votes (workflows.studio.experts.hidden_panel_steps)."""
+    from workflows.studio.experts import hidden_panel_steps
+
+    hidden = hidden_panel_steps(session, user, instance)
+    return [step for step in case_approval_steps(session, instance.id) if step.id not in hidden]
+
+
 def visible_task(session: Session, user: User, task_id: str, routing: RoutingTable) -> TaskIndexEntry:
     """The task with this engine id, if `user` (or a principal who delegated to them) may see it; NotFound
     otherwise, so existence does not leak."""

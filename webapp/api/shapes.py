@@ -139,7 +139,7 @@ class Shapes:
             "started_at": timestamp(instance.created_at),
             "completed_at": timestamp(instance.completed_at),
             "tasks": self.open_tasks(instance),
-            "steps": [self.step(step) for step in queries.case_approval_steps(self.session, instance.id)],
+            "steps": [self.step(step) for step in queries.readable_approval_steps(self.session, self.user, instance)],
             "actions": [self.case_action(action) for action in case_actions(self.session, instance.id)],
             "comments": [self.comment(comment) for comment in case_comments(self.session, instance.id)],
             "attachments": [self.attachment(found) for found in case_attachments(self.session, instance.id)],

@@ -7,8 +7,9 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflows.models import ProcessInstance, Role, User
+from workflows.models import ApprovalStep, ProcessInstance, Role, TaskIndexEntry, TaskStatus, User
 
+EXPERT_STEP = "expert_review"
 _SEPARATORS = re.compile(r"[\s,，、;；]+")
 
 
@@ -31,3 +32,28 @@ def panel_members(
     if conflicted:
         return [], "评审专家：申报单位本单位的人员不能担任专家：" + "、".join(conflicted)
     return [users[name] for name in names], None
+
+
+def hidden_panel_steps(session: Session, user: User, instance: ProcessInstance) -> set[int]:
+    """The approval steps an expert may not read while their own panel round is still open: the other experts'
+    votes and opinions (independent scoring, domain §2.c C5). Every page that lists a case's steps filters them."""
+    if instance.process_key != "studio_naming":
+        return set()
+    round_tasks = session.execute(
+        select(TaskIndexEntry.assigned_to_id, TaskIndexEntry.status).where(
+            TaskIndexEntry.instance_id == instance.id, TaskIndexEntry.bpmn_id == EXPERT_STEP
+        )
+    ).all()
+    if not any(status == TaskStatus.READY.value for _, status in round_tasks):
+        return set()
+    if user.id not in {assigned for assigned, _ in round_tasks}:
+        return set()
+    return set(
+        session.scalars(
+            select(ApprovalStep.id).where(
+                ApprovalStep.instance_id == instance.id,
+                ApprovalStep.bpmn_id == EXPERT_STEP,
+                ApprovalStep.actor_id != user.id,
+            )
+        )
+    )
