@@ -24,6 +24,7 @@ FULL_SCORES = {"plaque": 5, "site": 9, "facilities": 8, "team": 14, "rules": 9, 
 CLOCKED_MODULES = (
     "workflows.processes.studio",
     "workflows.processes.honour",
+    "workflows.processes.nomination",
     "workflows.studio.notice",
     "workflows.studio.registry",
     "workflows.studio.calls",

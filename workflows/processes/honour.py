@@ -5,18 +5,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from forms import FormValidationError
 from workflows.calendar import beijing_today
-from workflows.db import utcnow
 from workflows.models import ApplicationStatus, HonourNomination, OrgUnit, ProcessInstance, User
 from workflows.policy.parameters import MissingParameter
-from workflows.processes import ProcessHooks, StartPlan
+from workflows.processes import StartPlan
+from workflows.processes.nomination import Nominated, NominationHooks, decide
 from workflows.routing import ProcessInfo
-from workflows.studio import notice as notices
-from workflows.studio.applicants import applicant_district, applicant_enterprise, rank_problem
+from workflows.studio.applicants import applicant_district, applicant_enterprise
 from workflows.studio.calls import city_of
 from workflows.studio.quotas import HONOUR_NOMINEE_KIND, honour_quota, honour_quota_usage
 
@@ -76,9 +75,19 @@ def _city(session: Session, unit: OrgUnit) -> OrgUnit:
     return city
 
 
-class HonourNominationHooks(ProcessHooks):
+class HonourNominationHooks(NominationHooks):
     # After the city's approval the list is on public notice: objections go through verification, never a return.
     irreversible_steps = frozenset({"city_review", "notice", "verify_objection", "award"})
+
+    def rank_scope(self, record: Nominated) -> tuple[Any, list[ColumnElement[bool]]]:
+        assert isinstance(record, HonourNomination)
+        return HonourNomination.district_rank, [
+            HonourNomination.year == record.year,
+            HonourNomination.honour_type == record.honour_type,
+            HonourNomination.district_unit_id == record.district_unit_id,
+            HonourNomination.id != record.id,
+            HonourNomination.status.not_in([status.value for status in REJECTED]),
+        ]
 
     def prepare_start(self, session: Session, user: User, info: ProcessInfo, data: dict[str, Any]) -> StartPlan:
         year = beijing_today().year
@@ -132,20 +141,6 @@ class HonourNominationHooks(ProcessHooks):
             if data["enterprise_uscc"].upper() != nomination.enterprise.uscc:
                 errors["enterprise_uscc"] = "所在单位统一社会信用代码：补正时不能更换单位，请另行推荐"
             return errors
-        if bpmn_id == "district_recommend" and data["decision"] == "推荐":
-            problem = rank_problem(
-                session,
-                HonourNomination.district_rank,
-                [
-                    HonourNomination.year == nomination.year,
-                    HonourNomination.honour_type == nomination.honour_type,
-                    HonourNomination.district_unit_id == nomination.district_unit_id,
-                    HonourNomination.id != nomination.id,
-                    HonourNomination.status.not_in([status.value for status in REJECTED]),
-                ],
-                data.get("rank"),
-            )
-            return {"rank": problem} if problem else {}
         if bpmn_id == "city_review" and data["decision"] == "同意授予":
             # The city's row is locked so that two approvals recorded at once cannot both take the last place.
             city = session.scalar(select(OrgUnit).where(OrgUnit.id == nomination.city_unit_id).with_for_update())
@@ -156,10 +151,7 @@ class HonourNominationHooks(ProcessHooks):
                     "decision": f"审核结论：{nomination.year}年{nomination.honour_type}名额 {usage.quota} 个"
                     f"已全部使用（已用 {usage.used} 个），不能再同意授予"
                 }
-        if bpmn_id == "notice":
-            problem = notices.closing_problem(notices.notice_of(session, instance), beijing_today())
-            return {"opinion": problem} if problem else {}
-        return {}
+        return self.shared_check(session, instance, nomination, bpmn_id, data)
 
     def step_data(
         self,
@@ -175,38 +167,18 @@ class HonourNominationHooks(ProcessHooks):
         if bpmn_id == "revise":
             _apply_fields(nomination, data)
             nomination.status = ApplicationStatus.APPLIED.value
-        elif bpmn_id == "district_recommend":
-            decision = data["decision"]
-            nomination.district_rank = data.get("rank") if decision == "推荐" else None
-            if decision == "退回修改":
-                nomination.status = ApplicationStatus.RETURNED.value
-            elif decision == "不予推荐":
-                self._decide(nomination, ApplicationStatus.NOT_RECOMMENDED)
         elif bpmn_id == "city_review":
             if data["decision"] == "同意授予":
-                nomination.status = ApplicationStatus.ON_NOTICE.value
-                notice = notices.publish_notice(session, instance, beijing_today())
-                result = notices.notice_case_data(session, notice)
+                result = self.put_on_notice(session, instance, nomination)
             elif data["decision"] == "退回修改":
                 nomination.status = ApplicationStatus.RETURNED.value
             else:
-                self._decide(nomination, ApplicationStatus.NOT_PASSED)
-        elif bpmn_id == "notice":
-            result = {"objection_count": notices.close_notice(session, notices.case_notice(session, instance))}
-        elif bpmn_id == "verify_objection":
-            notices.record_verification(
-                session, notices.case_notice(session, instance), user, data["conclusion"], data["finding"]
-            )
-            if data["conclusion"] == notices.UPHELD:
-                self._decide(nomination, ApplicationStatus.OBJECTION_UPHELD)
+                decide(nomination, ApplicationStatus.NOT_PASSED)
         elif bpmn_id == "award":
             nomination.document_number = data["document_number"].strip()
             nomination.awarded_on = date.fromisoformat(data["awarded_on"])
-            self._decide(nomination, ApplicationStatus.AWARDED)
+            decide(nomination, ApplicationStatus.AWARDED)
+        else:
+            result = self.shared_step(session, instance, nomination, bpmn_id, data, user)
         session.flush()
         return result
-
-    @staticmethod
-    def _decide(nomination: HonourNomination, status: ApplicationStatus) -> None:
-        nomination.status = status.value
-        nomination.decided_at = utcnow()

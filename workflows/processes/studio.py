@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from forms import FormValidationError
@@ -23,10 +23,10 @@ from workflows.models import (
 from workflows.policy import as_count
 from workflows.policy.countersign import countersign_passed
 from workflows.policy.parameters import parameter_value
-from workflows.processes import ProcessHooks, StartPlan
+from workflows.processes import StartPlan
+from workflows.processes.nomination import Nominated, NominationHooks, decide
 from workflows.routing import ProcessInfo
-from workflows.studio import notice as notices
-from workflows.studio.applicants import applicant_district, applicant_enterprise, rank_problem
+from workflows.studio.applicants import applicant_district, applicant_enterprise
 from workflows.studio.calls import open_call_for
 from workflows.studio.experts import panel_members
 from workflows.studio.quotas import studio_quota_usage
@@ -114,10 +114,19 @@ def _site_total(scores: dict[str, Any]) -> Decimal:
     return Decimal(sum(int(value) for value in scores.values()))
 
 
-class StudioNamingHooks(ProcessHooks):
+class StudioNamingHooks(NominationHooks):
     # Once the meeting has decided and the list is on public notice, the decision stands: objections go through the
     # verification step, never by returning the case; naming and funding have left the building.
     irreversible_steps = frozenset({"leadership", "notice", "verify_objection", "naming", "funding"})
+
+    def rank_scope(self, record: Nominated) -> tuple[Any, list[ColumnElement[bool]]]:
+        assert isinstance(record, StudioApplication)
+        return StudioApplication.district_rank, [
+            StudioApplication.call_id == record.call_id,
+            StudioApplication.district_unit_id == record.district_unit_id,
+            StudioApplication.id != record.id,
+            StudioApplication.status.not_in([status.value for status in REJECTED]),
+        ]
 
     def prepare_start(self, session: Session, user: User, info: ProcessInfo, data: dict[str, Any]) -> StartPlan:
         call = open_call_for(session, user.org_unit, beijing_today())
@@ -170,19 +179,6 @@ class StudioNamingHooks(ProcessHooks):
             if data["enterprise_uscc"].upper() != application.enterprise.uscc:
                 errors["enterprise_uscc"] = "申报单位统一社会信用代码：补正时不能更换申报单位，请另行申报"
             return errors
-        if bpmn_id == "district_recommend" and data["decision"] == "推荐":
-            problem = rank_problem(
-                session,
-                StudioApplication.district_rank,
-                [
-                    StudioApplication.call_id == application.call_id,
-                    StudioApplication.district_unit_id == application.district_unit_id,
-                    StudioApplication.id != application.id,
-                    StudioApplication.status.not_in([status.value for status in REJECTED]),
-                ],
-                data.get("rank"),
-            )
-            return {"rank": problem} if problem else {}
         if bpmn_id == "city_review" and data["decision"] == "提交专家评审":
             if not data["materials_complete"]:
                 return {"materials_complete": "申报材料齐全：材料不齐全的不能提交专家评审，请退回补正"}
@@ -198,12 +194,9 @@ class StudioNamingHooks(ProcessHooks):
                     "decision": f"会议决定：{application.call.year}年{application.studio_type}名额 {usage.quota} 个"
                     f"已全部使用（已用 {usage.used} 个），不能再同意命名"
                 }
-        if bpmn_id == "notice":
-            problem = notices.closing_problem(notices.notice_of(session, instance), beijing_today())
-            return {"opinion": problem} if problem else {}
         if bpmn_id == "funding":
             return funding_problem(studio_of(session, application), data["amount"])
-        return {}
+        return self.shared_check(session, instance, application, bpmn_id, data)
 
     def step_data(
         self,
@@ -218,13 +211,6 @@ class StudioNamingHooks(ProcessHooks):
         if bpmn_id == "revise":
             _apply_fields(application, data)
             application.status = ApplicationStatus.APPLIED.value
-        elif bpmn_id == "district_recommend":
-            decision = data["decision"]
-            application.district_rank = data.get("rank") if decision == "推荐" else None
-            if decision == "退回修改":
-                application.status = ApplicationStatus.RETURNED.value
-            elif decision == "不予推荐":
-                self._decide(application, ApplicationStatus.NOT_RECOMMENDED)
         elif bpmn_id == "city_review":
             application.site_score = _site_total(data["scores"])
             if data["decision"] == "提交专家评审":
@@ -235,24 +221,14 @@ class StudioNamingHooks(ProcessHooks):
             if data["decision"] == "退回修改":
                 application.status = ApplicationStatus.RETURNED.value
             else:
-                self._decide(application, ApplicationStatus.NOT_PASSED)
+                decide(application, ApplicationStatus.NOT_PASSED)
         elif bpmn_id == "expert_review":
             return self._record_expert(session, application, data, case_data, user)
         elif bpmn_id == "leadership":
             if data["decision"] != "同意命名":
-                self._decide(application, ApplicationStatus.NOT_APPROVED)
+                decide(application, ApplicationStatus.NOT_APPROVED)
                 return {}
-            application.status = ApplicationStatus.ON_NOTICE.value
-            notice = notices.publish_notice(session, instance, beijing_today())
-            return notices.notice_case_data(session, notice)
-        elif bpmn_id == "notice":
-            return {"objection_count": notices.close_notice(session, notices.case_notice(session, instance))}
-        elif bpmn_id == "verify_objection":
-            notices.record_verification(
-                session, notices.case_notice(session, instance), user, data["conclusion"], data["finding"]
-            )
-            if data["conclusion"] == notices.UPHELD:
-                self._decide(application, ApplicationStatus.OBJECTION_UPHELD)
+            return self.put_on_notice(session, instance, application)
         elif bpmn_id == "naming":
             name_studio(session, application, data["document_number"], date.fromisoformat(data["named_on"]))
             application.decided_at = utcnow()
@@ -262,13 +238,10 @@ class StudioNamingHooks(ProcessHooks):
             record_funding(
                 session, studio, user, data["amount"], data["voucher_number"], date.fromisoformat(data["paid_on"])
             )
+        else:
+            return self.shared_step(session, instance, application, bpmn_id, data, user)
         session.flush()
         return {}
-
-    @staticmethod
-    def _decide(application: StudioApplication, status: ApplicationStatus) -> None:
-        application.status = status.value
-        application.decided_at = utcnow()
 
     def _record_expert(
         self,
@@ -301,6 +274,6 @@ class StudioNamingHooks(ProcessHooks):
         # The last expert's vote decides the panel; the diagram's script reaches the same outcome from its own
         # collection, this records it for the ended case (a rejected panel has no later step).
         if len(votes) == panel_size and not countersign_passed(votes, panel_size, case_data["panel_rule"]):
-            self._decide(application, ApplicationStatus.PANEL_REJECTED)
+            decide(application, ApplicationStatus.PANEL_REJECTED)
         # The panel's output item: distinct from `decision`, which the case data already holds from earlier steps.
         return {"vote": data["decision"]}
