@@ -21,6 +21,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 def beijing_today() -> date:
     """Today's date where the officials are: UTC's date is yesterday's until 08:00 Beijing time."""
     return datetime.now(SHANGHAI).date()
+
+
 END_OF_DAY = time(23, 59, 59)
 
 

@@ -79,8 +79,6 @@ class IntegrityReport:
         )
 
 
-
-
 # Checks that a bulk import left no partial rows (see the module docstring).
 IMPORT_CHECKS: tuple[Check, ...] = (check_aid_imports,)
 

@@ -27,11 +27,22 @@ class RoutingError(LookupError):
     pass
 
 
+# A lane whose department is "*" takes it from each task's `departmentCode` expression (issue #8: a supervised
+# matter goes to whichever city department or district union the head assigns it to).
+DYNAMIC_DEPARTMENT = "*"
+
+
 @dataclass(frozen=True)
 class LaneRole:
+    """A lane's role. `level` None: the task's `orgUnit` expression names the unit, of any level in the case's tree."""
+
     lane: str
-    level: Level
+    level: Level | None
     department: str | None
+
+    @property
+    def is_dynamic(self) -> bool:
+        return self.level is None or self.department == DYNAMIC_DEPARTMENT
 
 
 @dataclass(frozen=True)
@@ -64,7 +75,10 @@ def parse_routing(data: dict[str, object]) -> RoutingTable:
     lanes_data = data.get("lanes", {})
     processes_data = data.get("processes", {})
     assert isinstance(lanes_data, dict) and isinstance(processes_data, dict)
-    lanes = {name: LaneRole(name, Level(spec["level"]), spec.get("department")) for name, spec in lanes_data.items()}
+    lanes = {
+        name: LaneRole(name, Level(spec["level"]) if spec.get("level") else None, spec.get("department"))
+        for name, spec in lanes_data.items()
+    }
     processes = {
         key: ProcessInfo(
             key=key,
@@ -86,6 +100,8 @@ def load_routing(path: Path = BPMN_DIR / "routing.json") -> RoutingTable:
 
 def resolve_unit(session: Session, role: LaneRole, home_unit: OrgUnit) -> OrgUnit:
     """The concrete unit that holds a task of `role` in a case whose home unit is `home_unit`."""
+    if role.level is None:
+        raise RoutingError(f"泳道“{role.lane}”的办理单位由任务的 orgUnit 指定，任务缺少该属性")
     unit = ancestor_of_level(session, home_unit, role.level)
     if unit is None:
         raise RoutingError(f"案件所属单位“{home_unit.name}”没有对应“{role.lane}”的{role.level.value}级单位")

@@ -21,9 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows.calendar import add_working_days
-from workflows.engine.deployment import FORM_PROPERTY, ORG_UNIT_PROPERTY, properties
+from workflows.engine.deployment import DEPARTMENT_PROPERTY, FORM_PROPERTY, ORG_UNIT_PROPERTY, properties
 from workflows.models import OrgUnit, ProcessInstance, TaskIndexEntry, TaskStatus, TimerEntry
-from workflows.routing import LaneRole, RoutingError, RoutingTable, resolve_unit
+from workflows.routing import DYNAMIC_DEPARTMENT, LaneRole, RoutingError, RoutingTable, resolve_unit
 from workflows.working_days import calendar_overrides
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -117,11 +117,28 @@ def task_unit(session: Session, task: Task, role: LaneRole, instance: ProcessIns
     expression = properties(task.task_spec)[ORG_UNIT_PROPERTY]
     unit_id = task.workflow.script_engine.evaluate(task, expression)
     unit = session.get(OrgUnit, int(unit_id)) if isinstance(unit_id, int) or str(unit_id).isdecimal() else None
-    if unit is None or unit.level != role.level or not unit.is_within(instance.home_unit):
-        raise RoutingError(
-            f"任务“{task.task_spec.bpmn_name}”的办理单位 {unit_id!r} 不是本案件所属单位下的{role.level.value}级单位"
-        )
+    level_ok = role.level is None or (unit is not None and unit.level == role.level)
+    if unit is None or not level_ok or not unit.is_within(instance.home_unit):
+        level = f"{role.level.value}级" if role.level else ""
+        raise RoutingError(f"任务“{task.task_spec.bpmn_name}”的办理单位 {unit_id!r} 不是本案件所属单位下的{level}单位")
     return unit
+
+
+def task_department(task: Task, role: LaneRole, unit: OrgUnit) -> str | None:
+    """The department holding the task: the lane's, or for a "*" lane the task's `departmentCode` expression.
+
+    The expression may give None for a unit without departments (a district union handles as a whole).
+    """
+    if role.department != DYNAMIC_DEPARTMENT:
+        return role.department
+    expression = properties(task.task_spec).get(DEPARTMENT_PROPERTY)
+    value = task.workflow.script_engine.evaluate(task, expression) if expression else None
+    codes = {department.code for department in unit.departments}
+    if (value or None) is None and not codes:
+        return None
+    if value not in codes:
+        raise RoutingError(f"任务“{task.task_spec.bpmn_name}”的办理部门 {value!r} 不是“{unit.name}”的部门")
+    return str(value)
 
 
 def expected_rows(
@@ -156,7 +173,7 @@ def expected_rows(
                 title=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
                 lane=lane,
                 org_unit_id=unit.id,
-                department_code=role.department,
+                department_code=task_department(task, role, unit),
                 form_name=form_name(task),
                 status=TaskStatus.COMPLETED.value if completed else TaskStatus.READY.value,
                 claimed_by_id=task.internal_data.get(CLAIMED_BY),

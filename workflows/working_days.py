@@ -136,9 +136,7 @@ def _check_admin(user: User) -> None:
         raise PermissionDenied("只有系统管理员可以维护节假日表")
 
 
-def set_working_day(
-    session: Session, day: date, is_working_day: bool, note: str, user: User
-) -> WorkingDayOverride:
+def set_working_day(session: Session, day: date, is_working_day: bool, note: str, user: User) -> WorkingDayOverride:
     """Enter or change one day of the table, move the deadlines it touches, and audit it; flushes."""
     _check_admin(user)
     note = note.strip()

@@ -236,9 +236,15 @@ def _max_length(limit: int) -> Callable[[str], str | None]:
 
 
 _CELL_CHECKS: dict[str, Callable[[str], str | None]] = {
-    NAME: _name_problem, RESIDENT_ID: identity.resident_id_problem, ENTERPRISE: _max_length(100),
-    USCC: identity.uscc_problem, CITY: _max_length(20), DISTRICT: _max_length(20), MOBILE: identity.mobile_problem,
-    BANK: _max_length(50), CARD: identity.bank_card_problem,
+    NAME: _name_problem,
+    RESIDENT_ID: identity.resident_id_problem,
+    ENTERPRISE: _max_length(100),
+    USCC: identity.uscc_problem,
+    CITY: _max_length(20),
+    DISTRICT: _max_length(20),
+    MOBILE: identity.mobile_problem,
+    BANK: _max_length(50),
+    CARD: identity.bank_card_problem,
 }  # required cells checked on their own; sex, placement, dates and units depend on other cells
 
 
@@ -279,7 +285,7 @@ def _joined(numbers: Iterable[int]) -> str:
 
 
 def _rows(numbers: Iterator[int], total: int) -> str:
-    """"第 3、7 行", or with many (a column filled down by mistake) "第 3、4、5、6、7 行等 20 行"."""
+    """ "第 3、7 行", or with many (a column filled down by mistake) "第 3、4、5、6、7 行等 20 行"."""
     named = _joined(islice(numbers, NAMED_ROWS))
     return f"第 {named} 行" if total <= NAMED_ROWS else f"第 {named} 行等 {total} 行"
 

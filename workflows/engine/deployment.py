@@ -50,6 +50,8 @@ DUE_EXPRESSION_PROPERTIES = ("dueWorkingDays", "dueDate")
 # The org unit that holds a task, where the case's home unit does not decide it: an expression giving a unit id, such
 # as the element variable of a multi-instance step sent to each district (workflows.task_index.task_unit).
 ORG_UNIT_PROPERTY = "orgUnit"
+# For a lane whose department is "*": the department of the unit that holds the task (issue #8).
+DEPARTMENT_PROPERTY = "departmentCode"
 
 
 class DeploymentError(ValueError):
@@ -184,7 +186,12 @@ def check_process(parsed: ParsedProcess, routing: RoutingTable, forms_dir: Path 
             # Every task has a due date (issue #4): reminders and 红黄灯 depend on it.
             if not any(prop in props for prop in DUE_EXPRESSION_PROPERTIES):
                 problems.append(f"{where}：缺少办理时限（dueWorkingDays 或 dueDate）")
-            for prop in ("assignee", ORG_UNIT_PROPERTY):
+            role = routing.lanes.get(task_spec.lane or "")
+            if role is not None and role.level is None and ORG_UNIT_PROPERTY not in props:
+                problems.append(f"{where}：泳道“{task_spec.lane}”由任务指定办理单位，缺少 {ORG_UNIT_PROPERTY}")
+            if role is not None and role.department == "*" and DEPARTMENT_PROPERTY not in props:
+                problems.append(f"{where}：泳道“{task_spec.lane}”由任务指定办理部门，缺少 {DEPARTMENT_PROPERTY}")
+            for prop in ("assignee", ORG_UNIT_PROPERTY, DEPARTMENT_PROPERTY):
                 if prop in props:
                     problems += [f"{where}：{prop}：{p}" for p in check_source(props[prop], mode="eval")]
         condition = getattr(task_spec, "condition", None)

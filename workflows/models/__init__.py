@@ -21,7 +21,19 @@ from workflows.models.collaboration import (
 from workflows.models.hazard import HazardReport
 from workflows.models.honour import HonourNomination
 from workflows.models.notice import NoticeObjection, PublicNotice
+from workflows.models.notification import NOTIFICATION_LABELS, Notification, NotificationKind
 from workflows.models.org import DEPARTMENTS, Department, Enterprise, Level, OrgUnit, Role, UnitKind, User
+from workflows.models.plan import (
+    Plan,
+    PlanItem,
+    PlanItemProcess,
+    PlanMeasure,
+    PlanResponsibility,
+    PlanTarget,
+    PlanUrge,
+    ResponsibilityRole,
+    UnitGroup,
+)
 from workflows.models.policy import PolicyParameter
 from workflows.models.process import (
     ApprovalStep,
@@ -45,10 +57,18 @@ from workflows.models.studio import (
     StudioFunding,
     StudioStanding,
 )
+from workflows.models.supervision import (
+    FeedbackKind,
+    SupervisionFeedback,
+    SupervisionItem,
+    SupervisionStatus,
+    SupervisionUnit,
+)
 
 __all__ = [
     "ACTION_LABELS",
     "DEPARTMENTS",
+    "NOTIFICATION_LABELS",
     "QUOTA_HOLDING",
     "ActionKind",
     "AidBatch",
@@ -71,13 +91,23 @@ __all__ = [
     "Delegation",
     "Department",
     "Enterprise",
+    "FeedbackKind",
     "HazardReport",
     "HonourNomination",
     "InstanceStatus",
     "Level",
     "NoticeObjection",
+    "Notification",
+    "NotificationKind",
     "OrgUnit",
     "PaymentStatus",
+    "Plan",
+    "PlanItem",
+    "PlanItemProcess",
+    "PlanMeasure",
+    "PlanResponsibility",
+    "PlanTarget",
+    "PlanUrge",
     "PolicyParameter",
     "ProcessInstance",
     "ProcessVersion",
@@ -85,6 +115,7 @@ __all__ = [
     "RateLimitEvent",
     "Reminder",
     "ReminderKind",
+    "ResponsibilityRole",
     "Role",
     "Studio",
     "StudioApplication",
@@ -93,10 +124,15 @@ __all__ = [
     "StudioExpertScore",
     "StudioFunding",
     "StudioStanding",
+    "SupervisionFeedback",
+    "SupervisionItem",
+    "SupervisionStatus",
+    "SupervisionUnit",
     "TaskIndexEntry",
     "TaskOpening",
     "TaskStatus",
     "TimerEntry",
+    "UnitGroup",
     "UnitKind",
     "User",
     "WorkingDayOverride",

@@ -121,6 +121,8 @@ class User(Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     role: Mapped[str] = mapped_column(String(16), default=Role.OFFICIAL.value)
     active: Mapped[bool] = mapped_column(default=True)
+    # Where notifications are e-mailed when SMTP is configured (issue #8); never required.
+    email: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Sign-in lockout (issue #3 §1): consecutive failures, and the time until which sign-in is refused.
     failed_logins: Mapped[int] = mapped_column(default=0)
