@@ -116,8 +116,8 @@ def seeded_engine(databases: Databases) -> Iterator[Engine]:
     engine = make_engine(databases.new("seeded"))
     Base.metadata.create_all(engine)
     with Session(engine) as db, db.begin():
-        seed_demo(db)
         seed_policy_parameters(db)
+        seed_demo(db)
         deploy_paths(db, [BPMN_DIR], load_routing())
     yield engine
     engine.dispose()

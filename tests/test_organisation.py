@@ -22,6 +22,7 @@ from workflows.organisation import (
     subtree_unit_ids,
     unit_by_code,
 )
+from workflows.policy.parameters import seed_policy_parameters
 
 DALIAN_DISTRICTS = {
     "210202": ("中山区总工会", UnitKind.DISTRICT),
@@ -199,6 +200,7 @@ def test_authenticate(org: Session) -> None:
 
 
 def test_seed_demo(session: Session) -> None:
+    seed_policy_parameters(session)  # as init-db does first: the demo's plan names policy parameters
     logins = seed_demo(session)
     users = session.scalar(select(func.count()).select_from(User))
     enterprises = session.scalar(select(func.count()).select_from(Enterprise))
@@ -227,6 +229,7 @@ def test_seed_demo(session: Session) -> None:
 
 
 def test_demo_enterprises(session: Session) -> None:
+    seed_policy_parameters(session)
     seed_demo(session)
     enterprises = list(session.scalars(select(Enterprise)))
     codes = {e.uscc for e in enterprises}

@@ -13,6 +13,7 @@ from stdnum.cn import uscc as stdnum_uscc
 
 from workflows.models.org import Enterprise, Role, User
 from workflows.organisation import create_user, ensure_grassroots_union, load_organisation, unit_by_code
+from workflows.plans.loading import load_builtin_plans
 
 DEMO_PASSWORD = "demo12345"
 
@@ -212,5 +213,7 @@ def seed_demo(session: Session) -> list[DemoLogin]:
                 role=user.role,
             )
         )
+    # The plan names units of the organisation above, and its targets name policy parameters (init-db loads them).
+    load_builtin_plans(session)
     session.flush()
     return logins
