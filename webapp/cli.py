@@ -23,6 +23,7 @@ from workflows.demo_studio import seed_demo_studio
 from workflows.engine.deployment import DeploymentError, deploy_paths
 from workflows.migrate import upgrade_database
 from workflows.organisation import UnknownOrgUnit, UserAdminError, create_user
+from workflows.plans.loading import PlanDataError, load_plan, read_plan_file
 from workflows.policy.parameters import seed_policy_parameters
 from workflows.public_intake import DEFAULT_INTAKE_UNIT, ensure_service_account
 from workflows.routing import BPMN_DIR, load_routing
@@ -149,6 +150,20 @@ def run_timers_command() -> None:
     click.echo(f"已触发定时器 {fired} 个")
 
 
+@click.command("load-plan")
+@with_appcontext
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def load_plan_command(path: Path) -> None:
+    """Load or update a responsibility plan from its JSON data file (all or nothing)."""
+    try:
+        with session_factory(current_app)() as session, session.begin():
+            plan = load_plan(session, read_plan_file(path))
+            click.echo(f"已载入方案 {plan.document_number}：{len(plan.measures)} 项措施，{len(plan.items)} 个工作事项")
+    except PlanDataError as exc:
+        click.echo(f"方案未载入：{exc}", err=True)
+        sys.exit(1)
+
+
 def init_app(app: Flask) -> None:
     for command in (
         init_db_command,
@@ -162,6 +177,7 @@ def init_app(app: Flask) -> None:
         create_token_command,
         revoke_tokens_command,
         import_aid_list_command,
+        load_plan_command,
         *MAINTENANCE_COMMANDS,
     ):
         app.cli.add_command(command)
