@@ -58,6 +58,7 @@ case "$cmd" in
         "$VENV/bin/flask" --app webapp seed-demo
         "$VENV/bin/flask" --app webapp seed-demo-aid
         "$VENV/bin/flask" --app webapp seed-demo-studio
+        "$VENV/bin/flask" --app webapp seed-demo-supervision
         exec "$VENV/bin/flask" --app webapp run --host 127.0.0.1 --port "${PORT:-5000}"
         ;;
     test)

@@ -63,7 +63,7 @@ def test_init_db_migrates_a_fresh_database_through_alembic(fresh_app: Flask, mon
     assert count_rows(fresh_app, PolicyParameter) > 0
     assert "新增政策参数" in result.output
     assert "hazard_report v1（新版本）" in result.output and "hardship_aid v1（新版本）" in result.output
-    assert count_rows(fresh_app, ProcessVersion) == 4
+    assert count_rows(fresh_app, ProcessVersion) == 5
 
 
 def test_init_db_is_idempotent(fresh_app: Flask) -> None:

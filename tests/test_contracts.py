@@ -352,6 +352,7 @@ def test_a_changed_file_is_a_new_version(session: Session, tmp_path: Path) -> No
         ("hazard_report", 1, False),
         ("honour_nomination", 1, True),
         ("studio_naming", 1, True),
+        ("supervision", 1, True),
     ]
     assert latest_version(session, "nothing_deployed") is None
 
@@ -441,6 +442,7 @@ def test_cli_redeploying_bpmn_reports_unchanged(flask: FlaskCommand, tmp_path: P
         "hazard_report.bpmn: hazard_report v1（未变化）",
         "honour_nomination.bpmn: honour_nomination v1（未变化）",
         "studio_naming.bpmn: studio_naming v1（未变化）",
+        "supervision.bpmn: supervision v1（未变化）",
     ]
 
 

@@ -29,6 +29,7 @@ from webapp import (
     formatting,
     i18n,
     inbox,
+    notifications,
     public,
     public_api,
     records,
@@ -37,6 +38,7 @@ from webapp import (
     start,
     studio,
     studio_documents,
+    supervision,
     task_ops,
     tasks,
 )
@@ -84,6 +86,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         PUBLIC_PHOTO_MAX_COUNT=5,
         PUBLIC_REPORTS_PER_HOUR=5,
         TRUST_PROXY=0,
+        # E-mail of notifications (issue #8): off while SMTP_HOST is empty. BASE_URL (e.g. https://oa.example.cn)
+        # makes the links in e-mails absolute; without it they are paths. FLASK_SMTP_* overrides these as well.
+        SMTP_HOST=os.environ.get("UNIONFLOW_SMTP_HOST", ""),
+        SMTP_PORT=int(os.environ.get("UNIONFLOW_SMTP_PORT") or 25),
+        SMTP_USER=os.environ.get("UNIONFLOW_SMTP_USER", ""),
+        SMTP_PASSWORD=os.environ.get("UNIONFLOW_SMTP_PASSWORD", ""),
+        SMTP_FROM=os.environ.get("UNIONFLOW_SMTP_FROM", ""),
+        SMTP_STARTTLS=os.environ.get("UNIONFLOW_SMTP_STARTTLS", "").strip().lower() in ("1", "true", "yes", "on"),
+        BASE_URL=os.environ.get("UNIONFLOW_BASE_URL", ""),
     )
     app.config.from_prefixed_env()
     if test_config is not None:
@@ -123,6 +134,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(aid_documents.bp)
     app.register_blueprint(studio_documents.bp)
     app.register_blueprint(studio.bp)
+    app.register_blueprint(supervision.bp)
+    app.register_blueprint(notifications.bp)
     # The API authenticates every request with a bearer token, never a cookie, so CSRF does not apply to it.
     csrf.exempt(api.bp)
     app.register_blueprint(api.bp)

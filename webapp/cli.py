@@ -20,6 +20,7 @@ from workflows.demo import seed_demo
 from workflows.demo_aid import seed_demo_aid
 from workflows.demo_cases import seed_demo_cases
 from workflows.demo_studio import seed_demo_studio
+from workflows.demo_supervision import seed_demo_supervision
 from workflows.engine.deployment import DeploymentError, deploy_paths
 from workflows.migrate import upgrade_database
 from workflows.organisation import UnknownOrgUnit, UserAdminError, create_user
@@ -96,6 +97,15 @@ def seed_demo_studio_command() -> None:
     click.echo(f"演示创新工作室申报就绪：新建案件 {cases} 个")
 
 
+@click.command("seed-demo-supervision")
+@with_appcontext
+def seed_demo_supervision_command() -> None:
+    """Register the demo supervised matters under the Dalian plan (idempotent; after seed-demo)."""
+    with session_factory(current_app)() as session, session.begin():
+        created = seed_demo_supervision(session)
+    click.echo(f"演示督办事项就绪：新建 {created} 件")
+
+
 @click.command("create-user")
 @with_appcontext
 @click.argument("username")
@@ -170,6 +180,7 @@ def init_app(app: Flask) -> None:
         seed_demo_command,
         seed_demo_aid_command,
         seed_demo_studio_command,
+        seed_demo_supervision_command,
         create_user_command,
         deploy_command,
         verify_audit_command,

@@ -1,5 +1,6 @@
 """The in-process scheduler of the embedded deployment tier (DESIGN §8 tier 1): each pass fires due timers, writes
-the automatic due-soon and overdue reminders (issue #4) and forgets old rate-limit events."""
+the automatic due-soon and overdue reminders (issue #4), escalates overdue supervised matters and e-mails new
+notifications when SMTP is configured (issue #8), and forgets old rate-limit events."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from datetime import timedelta
 from flask import Flask
 
 from webapp.database import session_factory
+from webapp.notifications import email_link
 from workflows.db import utcnow
 from workflows.inbox import near_due_limit
+from workflows.mailer import send_pending, settings_from
 from workflows.rate_limit import forget_before
 from workflows.reminders import send_due_reminders
+from workflows.supervision.escalation import escalate_overdue_items
 from workflows.timers import run_scheduler_pass
 from workflows.working_days import calendar_overrides
 
@@ -38,9 +42,35 @@ def run_once(app: Flask) -> int:
             log.info("scheduler wrote %d due reminder(s)", reminded)
     except Exception:  # reminders are retried on the next pass; the housekeeping below must still run
         log.exception("writing due reminders failed")
+    try:
+        with factory() as session, session.begin():
+            escalated = escalate_overdue_items(session, now)
+        if escalated:
+            log.info("scheduler escalated %d overdue supervised matter(s)", escalated)
+    except Exception:  # retried on the next pass: an item is marked escalated only when its head was told
+        log.exception("escalating overdue supervised matters failed")
+    # Last: what this pass wrote (reminders, escalations) goes out in the same pass.
+    send_notification_emails(app)
     with factory() as session, session.begin():
         forget_before(session, utcnow() - RATE_LIMIT_RETENTION)
     return fired
+
+
+def send_notification_emails(app: Flask) -> int:
+    """The e-mail outbox (workflows.mailer); off, and no database query, while SMTP_HOST is empty."""
+    settings = settings_from(app.config)
+    if not settings.enabled:
+        return 0
+    try:
+        # The links are built as for a request to BASE_URL: absolute URLs when it is set, paths otherwise.
+        with app.test_request_context(base_url=app.config.get("BASE_URL") or None):
+            sent = send_pending(session_factory(app), settings, email_link)
+    except Exception:  # e-mail is retried on the next pass; it must not stop the scheduler
+        log.exception("e-mailing notifications failed")
+        return 0
+    if sent:
+        log.info("scheduler e-mailed %d notification(s)", sent)
+    return sent
 
 
 def start_in_process(app: Flask) -> threading.Thread:

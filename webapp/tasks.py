@@ -40,6 +40,7 @@ from workflows.models import (
     TaskStatus,
     User,
 )
+from workflows.notification_centre import mark_task_read
 from workflows.operations import claim_task, complete_task, release_task, version_start_form
 from workflows.processes import hooks_for
 from workflows.rollback import note_opened, return_reason_for, return_targets, withdrawable
@@ -240,6 +241,8 @@ def show(task_id: str) -> tuple[str, int]:
     # A holder opening the task ends the previous step's chance to withdraw (撤回): recorded in its own small
     # transaction, before the page is drawn, so a withdraw racing this page view sees it.
     note_opened(session, entry, authority_on(session, user, entry, routing))
+    # Opening the task reads the user's notifications about it (新待办, 催办, 退回, 临期, 超期), in the same commit.
+    mark_task_read(session, user, task_id)
     session.commit()
     return render_task(entry, user)
 

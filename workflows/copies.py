@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 import forms
 from workflows.audit import record_event
 from workflows.db import utcnow
-from workflows.models import ActionKind, CaseAction, CaseCopy, OrgUnit, ProcessInstance, Role, User
+from workflows.models import ActionKind, CaseAction, CaseCopy, NotificationKind, OrgUnit, ProcessInstance, Role, User
+from workflows.notifications import case_line, mark_read_about, notify
 
 MAX_NOTE_LENGTH = 500
 
@@ -97,6 +98,16 @@ def copy_case(
         )
     )
     session.flush()
+    said = f"{user.display_name}抄送：{note}" if note else f"{user.display_name}抄送"
+    notify(
+        session,
+        wanted.values(),
+        NotificationKind.COPIED,
+        f"抄送：{case_line(instance)}",
+        said,
+        instance_id=instance.id,
+        exclude=user,
+    )
     record_event(
         session,
         "case.copied",
@@ -128,14 +139,15 @@ def unread_copies(session: Session, user: User) -> int:
 
 
 def mark_copy_read(session: Session, user: User, instance_id: int, now: datetime | None = None) -> bool:
-    """Opening a copied case marks the copy read; True if there was an unread copy."""
+    """Opening a copied case marks the copy read, and its 抄送 notifications; True if anything was unread."""
+    marked = mark_read_about(session, user, instance_id=instance_id, kinds=(NotificationKind.COPIED,), now=now)
     copy = session.scalar(
         select(CaseCopy).where(
             CaseCopy.instance_id == instance_id, CaseCopy.user_id == user.id, CaseCopy.read_at.is_(None)
         )
     )
     if copy is None:
-        return False
+        return marked > 0
     copy.read_at = now or utcnow()
     session.flush()
     return True

@@ -4,14 +4,21 @@ transaction. Reading, marking read and e-mailing live in `notification_centre` a
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from workflows.db import utcnow
-from workflows.models import Notification, NotificationKind, OrgUnit, Role, TaskIndexEntry, User
+from workflows.models import Notification, NotificationKind, OrgUnit, ProcessInstance, Role, TaskIndexEntry, User
 
 MAX_BODY_LENGTH = 500
+
+# The title of a notification about a task that has become someone's work, by why it did.
+TASK_TITLES: dict[NotificationKind, str] = {
+    NotificationKind.TASK: "新待办：{step}",
+    NotificationKind.RETURNED: "退回：{step}",
+}
 
 
 def unit_recipients(session: Session, org_unit_id: int, department_code: str | None) -> list[User]:
@@ -105,3 +112,65 @@ def recipients_by_id(session: Session, user_ids: Sequence[int]) -> list[User]:
     if not user_ids:
         return []
     return list(session.scalars(select(User).where(User.id.in_(user_ids), User.active.is_(True)).order_by(User.id)))
+
+
+def case_line(instance: ProcessInstance) -> str:
+    """“AQ-2026-000012 大连海昌机械制造有限公司：三号车间东侧配电箱”: what a notification body starts with."""
+    return f"{instance.case_number or ''} {instance.title}".strip()
+
+
+def notify_new_tasks(
+    session: Session,
+    instance: ProcessInstance,
+    entries: Iterable[TaskIndexEntry],
+    kind: NotificationKind = NotificationKind.TASK,
+    *,
+    exclude: User | None = None,
+    note: str = "",
+) -> list[Notification]:
+    """Tell the workers of each task that just became their work (task_index.rebuild_index's answer).
+
+    `kind` says why: a new step (TASK) or a step sent back (RETURNED, `note` carries the reason). A named signer
+    (会签, 加签) holds their task, so only they are told; an unclaimed task tells its whole queue.
+    """
+    body = "\n".join(part for part in (case_line(instance), note) if part)
+    template = TASK_TITLES.get(kind, "{step}")
+    written: list[Notification] = []
+    for entry in entries:
+        written += notify_task(session, entry, kind, template.format(step=entry.title), body, exclude=exclude)
+    return written
+
+
+def mark_read_about(
+    session: Session,
+    user: User,
+    *,
+    task_id: str | None = None,
+    instance_id: int | None = None,
+    kinds: Sequence[NotificationKind] = (),
+    now: datetime | None = None,
+) -> int:
+    """Mark the user's unread notifications about a task (or a case, of some kinds) read: opening the thing they
+    point at is reading them. Returns how many; flushes.
+
+    Read first, written only when something is unread: a page view must not take SQLite's write lock for nothing.
+    """
+    if task_id is None and instance_id is None:
+        raise ValueError("mark_read_about needs a task or a case")
+    query = select(Notification.id).where(Notification.recipient_id == user.id, Notification.read_at.is_(None))
+    if task_id is not None:
+        query = query.where(Notification.task_id == task_id)
+    if instance_id is not None:
+        query = query.where(Notification.instance_id == instance_id)
+    if kinds:
+        query = query.where(Notification.kind.in_([kind.value for kind in kinds]))
+    ids = list(session.scalars(query))
+    if ids:
+        session.execute(
+            update(Notification)
+            .where(Notification.id.in_(ids), Notification.read_at.is_(None))
+            .values(read_at=now or utcnow())
+            .execution_options(synchronize_session="fetch")
+        )
+        session.flush()
+    return len(ids)

@@ -112,7 +112,7 @@ def start_case(
     workflow.task_tree.data.update(plan.initial_data)
     workflow.task_tree.data["case_number"] = instance.case_number
     workflow.do_engine_steps()
-    store_case(session, instance, workflow, routing)
+    store_case(session, instance, workflow, routing, actor=user)
     if form is not None:
         start_task = workflow.get_tasks(spec_name=workflow.spec.start.outputs[0].name)[0]
         step = write_approval_step(

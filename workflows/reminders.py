@@ -18,9 +18,20 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from workflows.audit import record_event
+from workflows.calendar import SHANGHAI
 from workflows.db import utcnow
 from workflows.errors import OperationRefused, PermissionDenied
-from workflows.models import ActionKind, CaseAction, Reminder, ReminderKind, TaskIndexEntry, TaskStatus, User
+from workflows.models import (
+    ActionKind,
+    CaseAction,
+    NotificationKind,
+    Reminder,
+    ReminderKind,
+    TaskIndexEntry,
+    TaskStatus,
+    User,
+)
+from workflows.notifications import notify_task
 from workflows.routing import Action
 from workflows.steps import locked_entry
 
@@ -89,8 +100,28 @@ def urge_task(
         )
     )
     session.flush()
+    # The holder, or the whole queue of an unclaimed task, is told who urged and what they said.
+    said = f"{user.display_name}催办：{message}" if message else f"{user.display_name}催办"
+    body = f"{_case_line(entry)}\n{said}"
+    notify_task(session, entry, NotificationKind.URGED, f"催办：{entry.title}", body, exclude=user)
     record_event(session, "task.urged", "task", entry.task_id, {"case": entry.case_number}, actor_id=user.id)
     return reminder
+
+
+def _case_line(entry: TaskIndexEntry) -> str:
+    return f"{entry.case_number} {entry.case_title}".strip()
+
+
+def _due_text(moment: datetime) -> str:
+    local = moment.astimezone(SHANGHAI)
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+
+# Each automatic reminder is also a notification to whoever works the task (issue #8).
+_REMINDER_NOTIFICATIONS: dict[ReminderKind, tuple[NotificationKind, str]] = {
+    ReminderKind.DUE_SOON: (NotificationKind.DUE_SOON, "即将到期：{step}"),
+    ReminderKind.OVERDUE: (NotificationKind.OVERDUE, "已超期：{step}"),
+}
 
 
 def send_due_reminders(session: Session, now: datetime, near_limit: datetime, limit: int = 500) -> int:
@@ -121,9 +152,17 @@ def send_due_reminders(session: Session, now: datetime, near_limit: datetime, li
             }
             for entry in entries
         ]
-        # Another scheduler may have written some of these since the read above: uq_reminder_automatic keeps one.
-        inserted = session.scalars(_insert_ignoring_duplicates(session).values(rows).returning(Reminder.id)).all()
+        # Another scheduler may have written some of these since the read above: uq_reminder_automatic keeps one,
+        # and only the reminders this pass wrote are told, so nobody hears of one twice.
+        inserted = set(
+            session.scalars(_insert_ignoring_duplicates(session).values(rows).returning(Reminder.task_id)).all()
+        )
         written += len(inserted)
+        notification_kind, title = _REMINDER_NOTIFICATIONS[kind]
+        for entry in entries:
+            if entry.task_id in inserted and entry.due_at is not None:
+                body = f"{_case_line(entry)}\n办理期限：{_due_text(entry.due_at)}"
+                notify_task(session, entry, notification_kind, title.format(step=entry.title), body)
     session.flush()
     return written
 

@@ -30,6 +30,7 @@ from workflows.models import (
     ApprovalStep,
     CaseAction,
     InstanceStatus,
+    NotificationKind,
     ProcessInstance,
     TaskIndexEntry,
     TaskOpening,
@@ -157,7 +158,16 @@ def return_task(
     if holder is not None and holder.active:
         target.internal_data[CLAIMED_BY] = holder.id
     loaded.workflow.do_engine_steps()
-    store_case(session, loaded.instance, loaded.workflow, routing)
+    # The step's earlier holder (or its queue) is told it came back and why: a 退回, not a new task.
+    store_case(
+        session,
+        loaded.instance,
+        loaded.workflow,
+        routing,
+        notify_kind=NotificationKind.RETURNED,
+        actor=user,
+        note=f"{user.display_name}退回，理由：{reason}",
+    )
     target_title = target.task_spec.bpmn_name or target.task_spec.bpmn_id
     action = CaseAction(
         instance_id=loaded.instance.id,
@@ -244,7 +254,8 @@ def withdraw_task(
     _reset(session, instance, workflow, task)
     task.internal_data[CLAIMED_BY] = holder
     workflow.do_engine_steps()
-    store_case(session, instance, workflow, routing)
+    # The step comes back to its holder, normally the one withdrawing it, who is not told about their own act.
+    store_case(session, instance, workflow, routing, actor=user)
     step = session.scalar(
         select(ApprovalStep)
         .where(ApprovalStep.task_id == task_id, ApprovalStep.withdrawn_at.is_(None), ApprovalStep.kind == "step")

@@ -25,7 +25,16 @@ from workflows.db import utcnow
 from workflows.engine.deployment import FORM_PROPERTY, properties
 from workflows.engine.runtime import load_workflow, store_workflow
 from workflows.errors import CaseChanged, NotFound, PermissionDenied, TaskAlreadyClaimed, TaskAlreadyHandled
-from workflows.models import ApprovalStep, InstanceStatus, ProcessInstance, TaskIndexEntry, TaskStatus, User
+from workflows.models import (
+    ApprovalStep,
+    InstanceStatus,
+    NotificationKind,
+    ProcessInstance,
+    TaskIndexEntry,
+    TaskStatus,
+    User,
+)
+from workflows.notifications import notify_new_tasks
 from workflows.routing import Action, RoutingTable
 from workflows.task_index import CLAIMED_BY, COMPLETED_BY, assign_named_signers, rebuild_index
 
@@ -43,8 +52,21 @@ def task_form(task: Task) -> forms.FormDefinition | None:
     return forms.load_form(name) if name else None
 
 
-def store_case(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, routing: RoutingTable) -> None:
-    """Save the engine state, bump the optimistic-lock version and rebuild the task index; flushes."""
+def store_case(
+    session: Session,
+    instance: ProcessInstance,
+    workflow: BpmnWorkflow,
+    routing: RoutingTable,
+    *,
+    notify_kind: NotificationKind | None = NotificationKind.TASK,
+    actor: User | None = None,
+    note: str = "",
+) -> list[TaskIndexEntry]:
+    """Save the engine state, bump the optimistic-lock version and rebuild the task index; flushes.
+
+    Whoever the change gave work to is told (issue #8): `notify_kind` says why (新待办, or 退回 with the reason in
+    `note`; None tells nobody), never `actor`, the person who made the change. Returns the tasks that became work.
+    """
     assign_named_signers(workflow)
     store_workflow(instance, workflow)
     instance.updated_at = utcnow()
@@ -56,7 +78,10 @@ def store_case(session: Session, instance: ProcessInstance, workflow: BpmnWorkfl
         session.flush()
     except StaleDataError as exc:
         raise CaseChanged() from exc
-    rebuild_index(session, instance, workflow, routing)
+    fresh = rebuild_index(session, instance, workflow, routing)
+    if notify_kind is not None and fresh:
+        notify_new_tasks(session, instance, fresh, notify_kind, exclude=actor, note=note)
+    return fresh
 
 
 def write_approval_step(
@@ -230,4 +255,4 @@ def run_task(
     task.internal_data["ready_at"] = loaded.entry.ready_at.isoformat()
     task.run()
     loaded.workflow.do_engine_steps()
-    store_case(session, loaded.instance, loaded.workflow, routing)
+    store_case(session, loaded.instance, loaded.workflow, routing, actor=loaded.authority.actor)

@@ -211,8 +211,13 @@ def rebuild_index(
     routing: RoutingTable,
     *,
     overrides: Mapping[date, bool] | None = None,
-) -> None:
-    """Make the instance's task-index and timer rows equal to what the engine says; flushes."""
+) -> list[TaskIndexEntry]:
+    """Make the instance's task-index and timer rows equal to what the engine says; flushes.
+
+    Returns the open tasks that someone now has to act on who did not before (issue #8, 新待办): new rows,
+    completed steps open again (退回, 撤回), and open tasks handed from one person to another (转办, 加签 and back).
+    A claim from the queue or a release to it is not new work for anyone; nor is a changed due date.
+    """
     wanted = {row.task_id: row for row in expected_rows(session, instance, workflow, routing, overrides)}
     existing = {
         entry.task_id: entry
@@ -221,12 +226,18 @@ def rebuild_index(
     for task_id, entry in existing.items():
         if task_id not in wanted:
             session.delete(entry)
+    fresh: list[TaskIndexEntry] = []
     for task_id, row in wanted.items():
         values = _row_values(row, instance)
         current = existing.get(task_id)
         if current is None:
-            session.add(TaskIndexEntry(instance_id=instance.id, **values))
+            current = TaskIndexEntry(instance_id=instance.id, **values)
+            session.add(current)
+            if row.status == TaskStatus.READY.value:
+                fresh.append(current)
         else:
+            if row.status == TaskStatus.READY.value and _new_work(current, row):
+                fresh.append(current)
             for key, value in values.items():
                 if getattr(current, key) != value:
                     setattr(current, key, value)
@@ -246,6 +257,16 @@ def rebuild_index(
         elif stored.due_at != due_at:
             stored.due_at = due_at
     session.flush()
+    return fresh
+
+
+def _new_work(stored: TaskIndexEntry, row: IndexRow) -> bool:
+    """Whether an existing row that the engine says is open became someone's work in this change."""
+    if stored.status != TaskStatus.READY.value:
+        return True  # a completed step reopened
+    before = stored.assigned_to_id or stored.claimed_by_id
+    after = row.assigned_to_id or row.claimed_by_id
+    return before is not None and after is not None and before != after
 
 
 def index_matches_engine(

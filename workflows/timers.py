@@ -21,6 +21,7 @@ from workflows.db import utcnow
 from workflows.engine.runtime import load_workflow, store_workflow
 from workflows.errors import CaseChanged, ConflictError
 from workflows.models import InstanceStatus, ProcessInstance, TimerEntry
+from workflows.notifications import notify_new_tasks
 from workflows.routing import RoutingTable, load_routing
 from workflows.task_index import expected_timers, rebuild_index
 
@@ -66,7 +67,8 @@ def fire_case_timers(session: Session, instance_id: int, now: datetime, routing:
         session.flush()
     except StaleDataError as exc:
         raise CaseChanged() from exc
-    rebuild_index(session, instance, workflow, routing)
+    # A timer may open a step (an escalation, a reminder step): its workers are told as for any new task.
+    notify_new_tasks(session, instance, rebuild_index(session, instance, workflow, routing))
     record_event(session, "timer.fired", "case", instance.case_number or instance.id, {"timers": fired})
     return len(fired)
 

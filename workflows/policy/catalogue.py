@@ -165,5 +165,13 @@ CATALOGUE: tuple[ParameterSpec, ...] = (
              "领域调研 §2.b 档次表 R1", note=_HAZARD_NOTE),
     _default("hazard.bank_details_days", "30", "天", "举报人提交收款账户的期限（自奖励通知起）",
              "领域调研 §2.b B8（R2）", note="企业工会实例；逾期处理方式需确认。"),
+    # Supervised matters (督办, issue 8): time limits of the steps that have no deadline of their own. 承办反馈 and
+    # 协办反馈 are due on the matter's deadline; these are snapshotted into the case at 立项.
+    _default("supervision.assign.working_days", "2", "工作日", "督办事项交办时限（自立项起）",
+             "bpm-anchors §3（立项交办、限时办结）", note="来源未给出时限，按常见督查督办做法设定，可调整。"),
+    _default("supervision.sign.working_days", "2", "工作日", "督办事项签收时限（自交办起）",
+             "bpm-anchors §3（交办—签收）", note="来源未给出时限，按常见督查督办做法设定，可调整。"),
+    _default("supervision.verify.working_days", "5", "工作日", "督办事项核查销号时限（自报送办结报告起）",
+             "bpm-anchors §3（办结报告—销号）", note="来源未给出时限，按常见督查督办做法设定，可调整。"),
 )
 # fmt: on

@@ -82,11 +82,13 @@ def hooks_for(process_key: str) -> ProcessHooks:
     from workflows.processes.hazard import HazardReportHooks
     from workflows.processes.honour import HonourNominationHooks
     from workflows.processes.studio import StudioNamingHooks
+    from workflows.processes.supervision import SupervisionHooks
 
     registry: dict[str, ProcessHooks] = {
         "hazard_report": HazardReportHooks(),
         "hardship_aid": HardshipAidHooks(),
         "studio_naming": StudioNamingHooks(),
         "honour_nomination": HonourNominationHooks(),
+        "supervision": SupervisionHooks(),
     }
     return registry.get(process_key, _DEFAULT_HOOKS)
