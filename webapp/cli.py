@@ -15,6 +15,7 @@ from webapp.cli_aid import import_aid_list_command
 from webapp.cli_maintenance import COMMANDS as MAINTENANCE_COMMANDS
 from webapp.cli_tokens import create_token_command, revoke_tokens_command
 from webapp.database import engine, session_factory
+from webapp.scheduler import run_once
 from workflows.audit import verify_chain
 from workflows.demo import seed_demo
 from workflows.demo_aid import seed_demo_aid
@@ -28,7 +29,6 @@ from workflows.plans.loading import PlanDataError, load_plan, read_plan_file
 from workflows.policy.parameters import seed_policy_parameters
 from workflows.public_intake import DEFAULT_INTAKE_UNIT, ensure_service_account
 from workflows.routing import BPMN_DIR, load_routing
-from workflows.timers import run_scheduler_pass
 
 
 def _deploy(paths: list[Path]) -> None:
@@ -155,8 +155,9 @@ def verify_audit_command() -> None:
 @click.command("run-timers")
 @with_appcontext
 def run_timers_command() -> None:
-    """Fire every due timer once (for cron or a separate scheduler process)."""
-    fired = run_scheduler_pass(session_factory(current_app))
+    """One scheduler pass (for cron or a separate scheduler process): due timers, due-soon and overdue reminders,
+    escalation of overdue supervised matters, and the e-mail outbox when SMTP is configured."""
+    fired = run_once(current_app)
     click.echo(f"已触发定时器 {fired} 个")
 
 
