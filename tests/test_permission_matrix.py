@@ -118,6 +118,15 @@ PERSONAL = {
     "notifications.index",
     "notifications.read",
     "notifications.read_all",
+    # The plan dashboard, an item, a unit's drill-down, 催办 of a unit and the ledger: users of the issuing unit, the
+    # unions below it (their own rows; 404 otherwise) and the province (read-only); 403 to others
+    # (tests/test_web_plans.py, tests/test_plan_dashboard.py).
+    "plans.index",
+    "plans.item",
+    "plans.unit",
+    "plans.urge",
+    "plans.ledger_xlsx",
+    "plans.ledger_pdf",
 }
 # Pages about one case or one of its tasks.
 CASE = {

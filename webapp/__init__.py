@@ -30,6 +30,7 @@ from webapp import (
     i18n,
     inbox,
     notifications,
+    plans,
     public,
     public_api,
     records,
@@ -136,6 +137,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(studio.bp)
     app.register_blueprint(supervision.bp)
     app.register_blueprint(notifications.bp)
+    app.register_blueprint(plans.bp)
     # The API authenticates every request with a bearer token, never a cookie, so CSRF does not apply to it.
     csrf.exempt(api.bp)
     app.register_blueprint(api.bp)
