@@ -160,6 +160,28 @@ def request_scope(access: PlanAccess, mine: set[int]) -> str:
     return scope if scope in ("mine", "all") else "mine"
 
 
+@dataclass(frozen=True)
+class ShownItems:
+    """What a dashboard or ledger request shows: the plan as the user sees it, the period, 我的部门 or 全部事项."""
+
+    access: PlanAccess
+    period: Period
+    mine: set[int]
+    scope: str
+    item_ids: set[int]
+
+
+def request_shown_items(session: Session) -> ShownItems:
+    """The items of the request's plan, period and scope that the user may see (dashboard and ledger alike)."""
+    access = request_access(session)
+    period = request_period()
+    rows = responsible_rows(session, access.plan, plan_items(session, access.plan))
+    visible = visible_item_ids(access, rows)
+    mine = my_item_ids(current_user.user, rows) & visible
+    scope = request_scope(access, mine)
+    return ShownItems(access, period, mine, scope, mine if scope == "mine" else visible)
+
+
 def _common(access: PlanAccess, period: Period) -> dict[str, Any]:
     return {
         "plan": access.plan,
@@ -178,22 +200,16 @@ def _common(access: PlanAccess, period: Period) -> dict[str, Any]:
 @login_required
 def index() -> tuple[str, int]:
     session, user = get_session(), current_user.user
-    access = request_access(session)
-    period = request_period()
-    plan = access.plan
-    rows = responsible_rows(session, plan, plan_items(session, plan))
-    visible = visible_item_ids(access, rows)
-    mine = my_item_ids(user, rows) & visible
-    scope = request_scope(access, mine)
-    shown = mine if scope == "mine" else visible
+    shown = request_shown_items(session)
+    access, period = shown.access, shown.period
     now, near = light_window(session)
-    dashboard = plan_dashboard(session, plan, period, now=now, near_limit=near, item_ids=shown,
+    dashboard = plan_dashboard(session, access.plan, period, now=now, near_limit=near, item_ids=shown.item_ids,
                                own_unit_id=access.own_unit_id)  # fmt: skip
     html = render_template(
         "plans/index.html",
         dashboard=dashboard,
-        scope=scope,
-        has_mine=bool(mine) and access.own_unit_id is None,
+        scope=shown.scope,
+        has_mine=bool(shown.mine) and access.own_unit_id is None,
         plans=plans_for(session, user),
         **_common(access, period),
     )
@@ -335,17 +351,11 @@ def unit(plan_item_id: int, org_unit_id: int) -> tuple[str, int]:
 
 def request_ledger() -> Ledger:
     """The ledger of what the user's dashboard shows for the period and scope."""
-    session, user = get_session(), current_user.user
-    access = request_access(session)
-    period = request_period()
-    plan = access.plan
-    rows = responsible_rows(session, plan, plan_items(session, plan))
-    visible = visible_item_ids(access, rows)
-    mine = my_item_ids(user, rows) & visible
-    items = mine if request_scope(access, mine) == "mine" else visible
+    session = get_session()
+    shown = request_shown_items(session)
     now, near = light_window(session)
-    return plan_ledger(session, plan, period, now=now, near_limit=near, item_ids=items,
-                       own_unit_id=access.own_unit_id)  # fmt: skip
+    return plan_ledger(session, shown.access.plan, shown.period, now=now, near_limit=near, item_ids=shown.item_ids,
+                       own_unit_id=shown.access.own_unit_id)  # fmt: skip
 
 
 @bp.get("/ledger.xlsx")
