@@ -45,8 +45,11 @@ def _as_server_user(args: list[str]) -> list[str]:
 
 
 @contextmanager
-def throwaway_postgres() -> Iterator[str]:
-    """Yield the server's base URL (`postgresql+psycopg://unionflow:PASSWORD@127.0.0.1:PORT`); stop and delete it."""
+def throwaway_postgres(*, durable: bool = False) -> Iterator[str]:
+    """Yield the server's base URL (`postgresql+psycopg://unionflow:PASSWORD@127.0.0.1:PORT`); stop and delete it.
+
+    `durable`: keep PostgreSQL's default fsync and synchronous commit, as a benchmark of production needs.
+    """
     bin_dir = _bin_dir()
     workdir = Path(tempfile.mkdtemp(prefix="unionflow-pg-"))
     if os.geteuid() == 0:
@@ -58,10 +61,9 @@ def throwaway_postgres() -> Iterator[str]:
     password_file.write_text(password)
     if os.geteuid() == 0:
         shutil.chown(password_file, "postgres", "postgres")
-    options = (
-        f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
-        " -c full_page_writes=off -c max_connections=200"
-    )
+    options = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c max_connections=200"
+    if not durable:
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     try:
         subprocess.run(
             _as_server_user([str(bin_dir / "initdb"), "-D", str(data), "--pwfile", str(password_file), *INITDB]),

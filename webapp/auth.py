@@ -8,6 +8,7 @@ from flask import Blueprint, Flask, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import LoginManager, UserMixin, login_required, login_user, logout_user
+from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
 from webapp.database import get_session
@@ -34,7 +35,8 @@ class CurrentUser(UserMixin):
 
 @login_manager.user_loader
 def load_user(user_id: str) -> CurrentUser | None:
-    user = get_session().get(User, int(user_id))
+    # Unit and department in the same query: permission checks on every page read both (issue #9).
+    user = get_session().get(User, int(user_id), options=[joinedload(User.org_unit), joinedload(User.department)])
     return CurrentUser(user) if user is not None and user.active and user.role != Role.SERVICE else None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -26,7 +27,10 @@ def beijing_today() -> date:
 END_OF_DAY = time(23, 59, 59)
 
 
+@lru_cache(maxsize=8192)
 def _known_working_day(day: date) -> bool | None:
+    # The package's table is fixed for the life of the process; its lookup validates the date each time, which
+    # made due dates a tenth of a step (issue #9).
     try:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:  # the package's way of saying "year not covered"

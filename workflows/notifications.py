@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session, joinedload
 
 from workflows.db import utcnow
 from workflows.models import Notification, NotificationKind, OrgUnit, ProcessInstance, Role, TaskIndexEntry, User
@@ -25,6 +25,7 @@ def unit_recipients(session: Session, org_unit_id: int, department_code: str | N
     """Everyone who works a queue: the active officials and heads of the unit (and department, if it has one)."""
     users = session.scalars(
         select(User)
+        .options(joinedload(User.department))
         .where(
             User.org_unit_id == org_unit_id,
             User.active.is_(True),
@@ -55,29 +56,36 @@ def notify(
     task_id: str | None = None,
     plan_item_id: int | None = None,
     exclude: User | None = None,
-) -> list[Notification]:
-    """Write one notification per recipient (once each, never to `exclude`, the person who caused it); flushes."""
+) -> list[int]:
+    """Write one notification per recipient (once each, never to `exclude`, the person who caused it).
+
+    Returns the recipients' ids. One multi-row INSERT rather than an object per row: a new task tells its whole
+    queue at every step of every case (issue #9).
+    """
     now = utcnow()
-    seen: set[int] = set()
-    written = []
+    told: list[int] = []
     for user in recipients:
-        if user.id in seen or (exclude is not None and user.id == exclude.id):
-            continue
-        seen.add(user.id)
-        notification = Notification(
-            recipient_id=user.id,
-            kind=kind.value,
-            title=title[:255],
-            body=body[:MAX_BODY_LENGTH],
-            instance_id=instance_id,
-            task_id=task_id,
-            plan_item_id=plan_item_id,
-            created_at=now,
+        if user.id not in told and (exclude is None or user.id != exclude.id):
+            told.append(user.id)
+    if told:
+        session.execute(
+            insert(Notification),
+            [
+                {
+                    "recipient_id": user_id,
+                    "kind": kind.value,
+                    "title": title[:255],
+                    "body": body[:MAX_BODY_LENGTH],
+                    "instance_id": instance_id,
+                    "task_id": task_id,
+                    "plan_item_id": plan_item_id,
+                    "created_at": now,
+                    "email_attempts": 0,
+                }
+                for user_id in told
+            ],
         )
-        session.add(notification)
-        written.append(notification)
-    session.flush()
-    return written
+    return told
 
 
 def notify_task(
@@ -88,7 +96,7 @@ def notify_task(
     body: str = "",
     *,
     exclude: User | None = None,
-) -> list[Notification]:
+) -> list[int]:
     """Tell whoever works an open task about it (new, urged, returned, due soon, overdue)."""
     return notify(
         session,
@@ -127,7 +135,7 @@ def notify_new_tasks(
     *,
     exclude: User | None = None,
     note: str = "",
-) -> list[Notification]:
+) -> list[int]:
     """Tell the workers of each task that just became their work (task_index.rebuild_index's answer).
 
     `kind` says why: a new step (TASK) or a step sent back (RETURNED, `note` carries the reason). A named signer
@@ -135,7 +143,7 @@ def notify_new_tasks(
     """
     body = "\n".join(part for part in (case_line(instance), note) if part)
     template = TASK_TITLES.get(kind, "{step}")
-    written: list[Notification] = []
+    written: list[int] = []
     for entry in entries:
         written += notify_task(session, entry, kind, template.format(step=entry.title), body, exclude=exclude)
     return written

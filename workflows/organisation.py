@@ -78,6 +78,7 @@ def _place(session: Session, unit: OrgUnit, parent: OrgUnit | None) -> None:
     if old_path == new_path:
         return
     unit.path = new_path
+    session.info.pop(_ANCESTORS, None)
     # "/" is the column default of a unit never placed; only a real move has a subtree to carry along.
     if old_path and old_path != "/":
         descendants = session.scalars(select(OrgUnit).where(OrgUnit.path.startswith(old_path), OrgUnit.id != unit.id))
@@ -154,13 +155,33 @@ def subtree_unit_ids(session: Session, unit: OrgUnit) -> list[int]:
 
 def ancestor_of_level(session: Session, unit: OrgUnit, level: Level) -> OrgUnit | None:
     """The nearest unit at `level` on the way up from `unit` (the unit itself included)."""
-    ids = unit.ancestor_ids()
-    by_id = {u.id: u for u in session.scalars(select(OrgUnit).where(OrgUnit.id.in_(ids)))}
-    for unit_id in reversed(ids):
-        candidate = by_id.get(unit_id)
-        if candidate is not None and candidate.level == level:
+    return ancestor_of_level_by_id(session, unit.id, level)
+
+
+def ancestor_of_level_by_id(session: Session, unit_id: int, level: Level) -> OrgUnit | None:
+    for candidate in reversed(ancestors(session, unit_id)):
+        if candidate.level == level:
             return candidate
     return None
+
+
+_ANCESTORS = "unit_ancestors"
+
+
+def ancestors(session: Session, unit_id: int) -> list[OrgUnit]:
+    """The unit's ancestors from the root down, itself last: one query, then remembered for the session.
+
+    Routing asks for them once per lane at every step of a case (issue #9: a query each time was a tenth of a step).
+    A session is one request; moving a unit forgets them (`_place`).
+    """
+    cache: dict[int, list[OrgUnit]] = session.info.setdefault(_ANCESTORS, {})
+    found = cache.get(unit_id)
+    if found is None:
+        unit = session.get(OrgUnit, unit_id)
+        ids = unit.ancestor_ids() if unit is not None else []
+        by_id = {u.id: u for u in session.scalars(select(OrgUnit).where(OrgUnit.id.in_(ids)))}
+        found = cache[unit_id] = [by_id[ancestor_id] for ancestor_id in ids if ancestor_id in by_id]
+    return found
 
 
 def _check_password_rules(password: str) -> None:

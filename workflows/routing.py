@@ -18,7 +18,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy.orm import Session
 
 from workflows.models import Level, OrgUnit, Role, TaskStatus, User
-from workflows.organisation import ancestor_of_level
+from workflows.organisation import ancestor_of_level_by_id
 
 BPMN_DIR = Path(os.environ.get("UNIONFLOW_BPMN_DIR", Path(__file__).resolve().parent.parent / "bpmn"))
 
@@ -98,13 +98,15 @@ def load_routing(path: Path = BPMN_DIR / "routing.json") -> RoutingTable:
     return parse_routing(json.loads(path.read_text(encoding="utf-8")))
 
 
-def resolve_unit(session: Session, role: LaneRole, home_unit: OrgUnit) -> OrgUnit:
-    """The concrete unit that holds a task of `role` in a case whose home unit is `home_unit`."""
+def resolve_unit(session: Session, role: LaneRole, home_unit_id: int) -> OrgUnit:
+    """The concrete unit that holds a task of `role` in a case whose home unit is `home_unit_id`."""
     if role.level is None:
         raise RoutingError(f"泳道“{role.lane}”的办理单位由任务的 orgUnit 指定，任务缺少该属性")
-    unit = ancestor_of_level(session, home_unit, role.level)
+    unit = ancestor_of_level_by_id(session, home_unit_id, role.level)
     if unit is None:
-        raise RoutingError(f"案件所属单位“{home_unit.name}”没有对应“{role.lane}”的{role.level.value}级单位")
+        home_unit = session.get(OrgUnit, home_unit_id)
+        name = home_unit.name if home_unit else home_unit_id
+        raise RoutingError(f"案件所属单位“{name}”没有对应“{role.lane}”的{role.level.value}级单位")
     return unit
 
 

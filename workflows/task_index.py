@@ -161,7 +161,7 @@ def expected_rows(
             unit = task_unit(session, task, role, instance)
         else:
             if lane not in units:
-                units[lane] = resolve_unit(session, role, instance.home_unit)
+                units[lane] = resolve_unit(session, role, instance.home_unit_id)
             unit = units[lane]
         completed = task.state == TaskState.COMPLETED
         stamp = _timestamp(task)
@@ -185,6 +185,24 @@ def expected_rows(
             )
         )
     return rows
+
+
+def has_timers(workflow: BpmnWorkflow) -> bool:
+    """Whether the diagram has a timer event at all: a case of one without can have no timer rows to look up."""
+    ref: str = workflow.spec_ref
+    known = _SPEC_HAS_TIMERS.get(ref)
+    if known is None:
+        specs = [workflow.spec, *workflow.subprocess_specs.values()]
+        known = _SPEC_HAS_TIMERS[ref] = any(
+            isinstance(task_spec, CatchingEvent) and isinstance(task_spec.event_definition, TimerEventDefinition)
+            for spec in specs
+            for task_spec in spec.task_specs.values()
+        )
+    return known
+
+
+# By spec reference (process key and content hash): a deployed diagram never changes.
+_SPEC_HAS_TIMERS: dict[str, bool] = {}
 
 
 def expected_timers(workflow: BpmnWorkflow) -> dict[str, tuple[str, datetime]]:
@@ -242,6 +260,9 @@ def rebuild_index(
                 if getattr(current, key) != value:
                     setattr(current, key, value)
 
+    if not has_timers(workflow):
+        session.flush()
+        return fresh
     wanted_timers = expected_timers(workflow)
     existing_timers = {
         timer.task_id: timer

@@ -11,7 +11,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from workflows.db import utcnow
 from workflows.models import ApiToken, Role, User
@@ -74,7 +74,13 @@ def user_for_token(session: Session, token: str, now: datetime) -> User | None:
     """
     if not token.startswith(TOKEN_PREFIX):
         return None
-    record = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    # The user, their unit and department come in the same query: every API request needs all three (issue #9).
+    user = joinedload(ApiToken.user)
+    record = session.scalar(
+        select(ApiToken)
+        .options(user.joinedload(User.org_unit), user.joinedload(User.department))
+        .where(ApiToken.token_hash == hash_token(token))
+    )
     if record is None or not _usable(record, now) or not can_hold_token(record.user):
         return None
     if record.last_used_at is None or now - record.last_used_at >= LAST_USED_RESOLUTION:
@@ -84,7 +90,13 @@ def user_for_token(session: Session, token: str, now: datetime) -> User | None:
 
 def revoke_token(session: Session, token: str, now: datetime | None = None) -> bool:
     """Revoke one token given its plaintext; False when it is unknown or was already revoked."""
-    record = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    # The user, their unit and department come in the same query: every API request needs all three (issue #9).
+    user = joinedload(ApiToken.user)
+    record = session.scalar(
+        select(ApiToken)
+        .options(user.joinedload(User.org_unit), user.joinedload(User.department))
+        .where(ApiToken.token_hash == hash_token(token))
+    )
     if record is None or record.revoked_at is not None:
         return False
     record.revoked_at = now or utcnow()

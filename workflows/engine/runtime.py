@@ -6,7 +6,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
 from workflows.engine.deployment import specs_for
 from workflows.engine.scripting import make_script_engine
-from workflows.engine.serializer import SERIALIZER_VERSION, dump_workflow, load_workflow_state, spec_ref
+from workflows.engine.serializer import SERIALIZER_VERSION, MissingSpec, dump_workflow, load_workflow_state, spec_ref
 from workflows.models import ProcessInstance, ProcessVersion
 
 
@@ -18,8 +18,13 @@ def new_workflow(version: ProcessVersion) -> BpmnWorkflow:
 
 
 def load_workflow(instance: ProcessInstance) -> BpmnWorkflow:
-    specs_for(instance.process_version)  # the serializer finds the spec in the cache
-    workflow = load_workflow_state(instance.state)
+    try:
+        workflow = load_workflow_state(instance.state)
+    except MissingSpec:
+        # The state names its spec; only the first load of a version in this process reads the version row, whose
+        # stored spec is the largest column a step would otherwise fetch (issue #9).
+        specs_for(instance.process_version)
+        workflow = load_workflow_state(instance.state)
     # The script engine is not part of the serialized state; it must be attached after every load.
     workflow.script_engine = make_script_engine()
     return workflow
