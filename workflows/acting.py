@@ -43,10 +43,21 @@ def active_delegations_to(session: Session, delegate: User, today: date) -> Sequ
     ).all()
 
 
+_PRINCIPALS = "principals_of"
+
+
 def principals_of(session: Session, delegate: User, today: date | None = None) -> list[User]:
-    """Active users who delegated their tasks to `delegate` today."""
+    """Active users who delegated their tasks to `delegate` today.
+
+    Remembered for the session (one request): a case page asks once per open task (issue #9). Creating or revoking a
+    delegation forgets it.
+    """
     today = today or beijing_date(utcnow())
-    return [d.principal for d in active_delegations_to(session, delegate, today) if d.principal.active]
+    cache: dict[tuple[int, date], list[User]] = session.info.setdefault(_PRINCIPALS, {})
+    key = (delegate.id, today)
+    if key not in cache:
+        cache[key] = [d.principal for d in active_delegations_to(session, delegate, today) if d.principal.active]
+    return list(cache[key])
 
 
 @dataclass(frozen=True)
@@ -125,6 +136,7 @@ def create_delegation(
     )
     session.add(delegation)
     session.flush()
+    session.info.pop(_PRINCIPALS, None)
     record_event(
         session,
         "delegation.created",
@@ -142,6 +154,7 @@ def revoke_delegation(session: Session, principal: User, delegation_id: int) -> 
         raise NotFound("委托不存在")
     delegation.revoked_at = utcnow()
     session.flush()
+    session.info.pop(_PRINCIPALS, None)
     record_event(session, "delegation.revoked", "delegation", str(delegation.id), {}, actor_id=principal.id)
     return delegation
 

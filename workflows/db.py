@@ -12,6 +12,8 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from workflows.sqlite_writers import SerialWriterConnection
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -106,6 +108,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # A database error's message would otherwise carry the statement's parameters (identity and card numbers
     # among them) into the error log.
     kwargs.setdefault("hide_parameters", True)
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"factory": SerialWriterConnection, **kwargs.get("connect_args", {})}
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
