@@ -1,0 +1,199 @@
+"""Cost growth (issue #9 §3): time per completion and instance size with 1 k, 10 k and 100 k stored instances.
+
+A seeded database (SQLite file, or with `--postgres` a durable throwaway PostgreSQL) first gets real hazard cases
+run through the service layer: one closed, one waiting at the city's triage. Copies of their rows (the instance
+with its engine state, its task-index, approval-step, timer and report rows; new ids and case numbers) then fill
+the database in bulk to each size: nine closed cases to one open, so queues grow too. At each size, C fresh cases
+are run through the service layer (start + 4 steps, one transaction each, as bench/roundtrip.py) and the time of
+every step is kept. Cost is flat when the per-step time and the state size do not grow with the stored instances.
+
+    .venv/bin/python bench/cost_growth.py [--sizes 1000,10000,100000] [--cases 40] [--postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import Engine, Table, func, insert, select  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from bench.roundtrip import STEPS  # noqa: E402
+from tests.workflow_helpers import intake  # noqa: E402
+from workflows.db import Base, make_engine  # noqa: E402
+from workflows.demo import seed_demo  # noqa: E402
+from workflows.engine.deployment import deploy_paths  # noqa: E402
+from workflows.models import ProcessInstance, TaskIndexEntry, TaskStatus, User  # noqa: E402
+from workflows.operations import complete_task, start_case  # noqa: E402
+from workflows.policy.parameters import seed_policy_parameters  # noqa: E402
+from workflows.routing import BPMN_DIR, load_routing  # noqa: E402
+
+CHUNK = 5_000
+ROUTING = load_routing()
+
+
+def run_case(engine: Engine, serial: int, steps: int = len(STEPS)) -> tuple[int, list[float]]:
+    """A hazard case started and taken `steps` steps, one transaction each; returns its id and each step's time."""
+    timings = []
+    started = time.perf_counter()
+    with Session(engine) as db, db.begin():
+        starter = db.scalar(select(User).where(User.username == "ganjingzi1"))
+        assert starter is not None
+        case_id = start_case(db, starter, "hazard_report", intake(location=f"{serial}号车间"), routing=ROUTING).id
+    timings.append(time.perf_counter() - started)
+    for username, bpmn_id, data in STEPS[:steps]:
+        started = time.perf_counter()
+        with Session(engine) as db, db.begin():
+            actor = db.scalar(select(User).where(User.username == username))
+            task_id = db.scalar(
+                select(TaskIndexEntry.task_id).where(
+                    TaskIndexEntry.instance_id == case_id,
+                    TaskIndexEntry.bpmn_id == bpmn_id,
+                    TaskIndexEntry.status == TaskStatus.READY.value,
+                )
+            )
+            assert actor is not None and task_id is not None
+            complete_task(db, actor, case_id, task_id, data, routing=ROUTING)
+        timings.append(time.perf_counter() - started)
+    return case_id, timings
+
+
+def _dependent_tables() -> list[Table]:
+    return [
+        table
+        for table in Base.metadata.sorted_tables
+        if "instance_id" in table.c and table.name not in ("notification", "audit_event")
+    ]
+
+
+def fill(engine: Engine, templates: list[int], target: int) -> None:
+    """Copy the template cases' rows until the database holds `target` instances (nine closed to one open)."""
+    instance_table = ProcessInstance.__table__
+    assert isinstance(instance_table, Table)
+    with engine.begin() as connection:
+        count = connection.scalar(select(func.count()).select_from(instance_table)) or 0
+        rows = {
+            case_id: dict(
+                connection.execute(select(instance_table).where(instance_table.c.id == case_id)).one()._mapping
+            )
+            for case_id in templates
+        }
+        dependents = {
+            (table.name, case_id): [
+                dict(row._mapping) for row in connection.execute(select(table).where(table.c.instance_id == case_id))
+            ]
+            for table in _dependent_tables()
+            for case_id in templates
+        }
+        next_id = (connection.scalar(select(func.max(instance_table.c.id))) or 0) + 1
+        while count < target:
+            batch = min(CHUNK, target - count)
+            ids = list(range(next_id, next_id + batch))
+            chosen = [templates[0] if (i % 10) else templates[1] for i in ids]
+            connection.execute(
+                insert(instance_table),
+                [
+                    {**rows[template], "id": new_id, "case_number": f"YH-BENCH-{new_id:07d}"}
+                    for new_id, template in zip(ids, chosen, strict=True)
+                ],
+            )
+            for table in _dependent_tables():
+                copies = [
+                    {key: value for key, value in {**row, "instance_id": new_id}.items() if key != "id"}
+                    for new_id, template in zip(ids, chosen, strict=True)
+                    for row in dependents[(table.name, template)]
+                ]
+                if copies:
+                    connection.execute(insert(table), copies)
+            count += batch
+            next_id += batch
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql(
+                "SELECT setval(pg_get_serial_sequence('process_instance', 'id'),"
+                " (SELECT max(id) FROM process_instance))"
+            )
+        connection.exec_driver_sql("ANALYZE")
+
+
+@contextlib.contextmanager
+def database(workdir: Path, postgres: bool) -> Iterator[str]:
+    if not postgres:
+        yield f"sqlite:///{workdir / 'growth.db'}"
+        return
+    import psycopg
+
+    from tests.postgres_server import throwaway_postgres
+
+    with throwaway_postgres(durable=True) as base:
+        with psycopg.connect(base.replace("+psycopg", "") + "/postgres", autocommit=True) as admin:
+            admin.execute("CREATE DATABASE growth")
+        yield f"{base}/growth"
+
+
+def measure(engine: Engine, cases: int, serial: int) -> dict[str, Any]:
+    step_times: list[float] = []
+    ids = []
+    for n in range(cases):
+        case_id, timings = run_case(engine, serial + n)
+        ids.append(case_id)
+        step_times += timings[1:]
+    with Session(engine) as db:
+        sizes = [len(state) for state in db.scalars(select(ProcessInstance.state).where(ProcessInstance.id.in_(ids)))]
+    return {
+        "p50": statistics.median(step_times),
+        "mean": statistics.fmean(step_times),
+        "state": statistics.fmean(sizes),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--cases", type=int, default=40)
+    parser.add_argument("--postgres", action="store_true")
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+    kind = "PostgreSQL (durable)" if args.postgres else "SQLite file"
+    print(f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, {kind}")
+    results = []
+    with tempfile.TemporaryDirectory() as tmp, database(Path(tmp), args.postgres) as url:
+        engine = make_engine(url)
+        Base.metadata.create_all(engine)
+        with Session(engine) as db, db.begin():
+            seed_policy_parameters(db)
+            seed_demo(db)
+            deploy_paths(db, [BPMN_DIR], ROUTING)
+        closed, _ = run_case(engine, 0)
+        waiting, _ = run_case(engine, 1, steps=1)
+        measure(engine, 5, 10)  # warm-up: imports, spec cache, first queries
+        for size in sizes:
+            started = time.perf_counter()
+            fill(engine, [closed, waiting], size)
+            filled = time.perf_counter() - started
+            result = measure(engine, args.cases, size * 10)
+            results.append((size, filled, result))
+        engine.dispose()
+    print("| stored instances | fill s | step p50 ms | step mean ms | state bytes | p50 vs first size |")
+    print("|---|---|---|---|---|---|")
+    first = results[0][2]["p50"]
+    for size, filled, result in results:
+        print(
+            f"| {size:,} | {filled:.1f} | {result['p50'] * 1000:.1f} | {result['mean'] * 1000:.1f} | "
+            f"{result['state']:.0f} | {result['p50'] / first:.2f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
