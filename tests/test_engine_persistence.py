@@ -19,10 +19,10 @@ from workflows import steps
 from workflows.acting import authority_on
 from workflows.db import make_engine
 from workflows.engine.runtime import load_workflow
-from workflows.engine.serializer import SERIALIZER_VERSION
+from workflows.engine.serializer import SERIALIZER_VERSION, SPEC_CACHE
 from workflows.errors import ConflictError, OperationRefused, PermissionDenied, TaskAlreadyHandled
 from workflows.models import ApprovalStep, CaseAction, ProcessInstance, TaskIndexEntry, User
-from workflows.operations import claim_task, complete_task
+from workflows.operations import claim_task, complete_task, release_task
 from workflows.queries import visible_task
 from workflows.reminders import urge_task
 from workflows.rollback import withdraw_task
@@ -72,6 +72,38 @@ def test_state_is_stored_without_the_spec_and_reloads_in_a_new_session(file_db: 
         assert case is not None and case.version == version_after_start + 1
         assert open_steps(db, case) == ["triage"]
         assert index_matches_engine(db, case, load_workflow(case), load_routing()) == []
+
+
+def test_claim_and_release_keep_the_index_what_the_engine_says(file_db: sessionmaker[Session]) -> None:
+    """A claim or release updates one index row instead of rebuilding all (issue #9); the result must be the same."""
+    with file_db() as db, db.begin():
+        case_id = start_report(db).id
+    task_id = None
+    for operation in (claim_task, release_task, claim_task):
+        with file_db() as db, db.begin():
+            task_id = open_task(db, db.get(ProcessInstance, case_id), "register_report").task_id
+            operation(db, user(db, "ganjingzi1"), case_id, task_id)
+        with file_db() as db:
+            case = db.get(ProcessInstance, case_id)
+            assert case is not None
+            entry = db.scalar(select(TaskIndexEntry).where(TaskIndexEntry.task_id == task_id))
+            assert entry is not None
+            expected_holder = user(db, "ganjingzi1").id if operation is claim_task else None
+            assert entry.claimed_by_id == expected_holder
+            assert index_matches_engine(db, case, load_workflow(case), load_routing()) == []
+
+
+def test_a_process_that_never_loaded_the_version_reads_its_spec_from_the_version_row(
+    file_db: sessionmaker[Session],
+) -> None:
+    with file_db() as db, db.begin():
+        case_id = start_report(db).id
+    SPEC_CACHE.clear()  # as in a freshly started server process
+    with file_db() as db:
+        case = db.get(ProcessInstance, case_id)
+        assert case is not None
+        ready = [t.task_spec.bpmn_id for t in load_workflow(case).get_tasks(manual=True, state=TaskState.READY)]
+        assert ready == ["register_report"]
 
 
 def test_completing_a_task_someone_already_completed_is_a_conflict(file_db: sessionmaker[Session]) -> None:

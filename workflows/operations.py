@@ -32,6 +32,7 @@ from workflows.steps import (
     run_task,
     step_hashes,
     store_case,
+    store_holder,
     task_form,
     write_approval_step,
 )
@@ -136,8 +137,7 @@ def claim_task(
     routing = routing or load_routing()
     loaded = load_task(session, user, instance_id, task_id, Action.CLAIM, routing)
     # A delegate claims in the principal's name: the task stays the principal's (委托).
-    loaded.task.internal_data[CLAIMED_BY] = loaded.authority.principal.id
-    store_case(session, loaded.instance, loaded.workflow, routing)
+    store_holder(session, loaded, loaded.authority.principal.id)
     record_opening(session, loaded.instance.id, task_id, user)
     record_event(session, "task.claimed", "task", task_id, {"case": loaded.instance.case_number}, actor_id=user.id)
     return loaded.entry
@@ -148,8 +148,8 @@ def release_task(
 ) -> TaskIndexEntry:
     routing = routing or load_routing()
     loaded = load_task(session, user, instance_id, task_id, Action.RELEASE, routing)
-    previous = loaded.task.internal_data.pop(CLAIMED_BY, None)
-    store_case(session, loaded.instance, loaded.workflow, routing)
+    previous = loaded.task.internal_data.get(CLAIMED_BY)
+    store_holder(session, loaded, None)
     record_event(
         session,
         "task.released",

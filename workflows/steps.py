@@ -68,6 +68,14 @@ def store_case(
     `note`; None tells nobody), never `actor`, the person who made the change. Returns the tasks that became work.
     """
     assign_named_signers(workflow)
+    _save_state(session, instance, workflow)
+    fresh = rebuild_index(session, instance, workflow, routing)
+    if notify_kind is not None and fresh:
+        notify_new_tasks(session, instance, fresh, notify_kind, exclude=actor, note=note)
+    return fresh
+
+
+def _save_state(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
     store_workflow(instance, workflow)
     instance.updated_at = utcnow()
     if workflow.is_completed():
@@ -78,10 +86,21 @@ def store_case(
         session.flush()
     except StaleDataError as exc:
         raise CaseChanged() from exc
-    fresh = rebuild_index(session, instance, workflow, routing)
-    if notify_kind is not None and fresh:
-        notify_new_tasks(session, instance, fresh, notify_kind, exclude=actor, note=note)
-    return fresh
+
+
+def store_holder(session: Session, loaded: LoadedTask, holder_id: int | None) -> None:
+    """Save a claim (holder_id) or a release (None) of an open task; flushes.
+
+    Only that task's holder changes, nothing the engine decides: the state is saved and the one index row set, where
+    store_case would rebuild the whole index to the same result (issue #9: a claim cost as much as a completion).
+    """
+    if holder_id is None:
+        loaded.task.internal_data.pop(CLAIMED_BY, None)
+    else:
+        loaded.task.internal_data[CLAIMED_BY] = holder_id
+    _save_state(session, loaded.instance, loaded.workflow)
+    loaded.entry.claimed_by_id = holder_id
+    session.flush()
 
 
 def write_approval_step(
