@@ -36,6 +36,9 @@ def event_hash(
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
+_CHAIN_TAIL = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)  # built once: read at every step
+
+
 def record_event(
     session: Session,
     action: str,
@@ -53,7 +56,7 @@ def record_event(
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(727300)"))
-    prev = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS_HASH
+    prev = session.scalar(_CHAIN_TAIL) or GENESIS_HASH
     occurred_at = utcnow()
     payload_json = canonical_json(payload or {})
     event = AuditEvent(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from workflows.db import utcnow
@@ -23,17 +23,21 @@ TASK_TITLES: dict[NotificationKind, str] = {
 
 def unit_recipients(session: Session, org_unit_id: int, department_code: str | None) -> list[User]:
     """Everyone who works a queue: the active officials and heads of the unit (and department, if it has one)."""
-    users = session.scalars(
-        select(User)
-        .options(joinedload(User.department))
-        .where(
-            User.org_unit_id == org_unit_id,
-            User.active.is_(True),
-            User.role.in_((Role.OFFICIAL.value, Role.HEAD.value)),
-        )
-        .order_by(User.id)
-    )
+    users = session.scalars(_QUEUE_WORKERS, {"org_unit_id": org_unit_id})
     return [user for user in users if department_code in (None, user.department_code)]
+
+
+# Built once (issue #9): every new task asks it.
+_QUEUE_WORKERS = (
+    select(User)
+    .options(joinedload(User.department))
+    .where(
+        User.org_unit_id == bindparam("org_unit_id"),
+        User.active.is_(True),
+        User.role.in_((Role.OFFICIAL.value, Role.HEAD.value)),
+    )
+    .order_by(User.id)
+)
 
 
 def task_recipients(session: Session, entry: TaskIndexEntry) -> list[User]:

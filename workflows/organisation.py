@@ -10,7 +10,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from workflows.models.org import DEPARTMENTS, Department, Level, OrgUnit, Role, UnitKind, User
@@ -166,6 +166,7 @@ def ancestor_of_level_by_id(session: Session, unit_id: int, level: Level) -> Org
 
 
 _ANCESTORS = "unit_ancestors"
+_UNITS_BY_ID = select(OrgUnit).where(OrgUnit.id.in_(bindparam("ids", expanding=True)))
 
 
 def ancestors(session: Session, unit_id: int) -> list[OrgUnit]:
@@ -179,7 +180,7 @@ def ancestors(session: Session, unit_id: int) -> list[OrgUnit]:
     if found is None:
         unit = session.get(OrgUnit, unit_id)
         ids = unit.ancestor_ids() if unit is not None else []
-        by_id = {u.id: u for u in session.scalars(select(OrgUnit).where(OrgUnit.id.in_(ids)))}
+        by_id = {u.id: u for u in session.scalars(_UNITS_BY_ID, {"ids": ids})}
         found = cache[unit_id] = [by_id[ancestor_id] for ancestor_id in ids if ancestor_id in by_id]
     return found
 

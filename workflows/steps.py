@@ -15,7 +15,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -185,11 +185,7 @@ def locked_entry(session: Session, instance_id: int, task_id: str) -> tuple[Proc
     another worker's claim, completion or 退回; deciding on it would let a second official overwrite the first.
     """
     instance = lock_case(session, instance_id)
-    entry = session.scalar(
-        select(TaskIndexEntry)
-        .where(TaskIndexEntry.instance_id == instance_id, TaskIndexEntry.task_id == task_id)
-        .execution_options(populate_existing=True)
-    )
+    entry = session.scalar(_ENTRY, {"instance_id": instance_id, "task_id": task_id})
     if entry is None:
         raise NotFound("任务不存在")
     return instance, entry
@@ -232,13 +228,20 @@ class Completion:
 
 
 def open_tasks(session: Session, instance_id: int) -> list[TaskIndexEntry]:
-    return list(
-        session.scalars(
-            select(TaskIndexEntry)
-            .where(TaskIndexEntry.instance_id == instance_id, TaskIndexEntry.status == TaskStatus.READY.value)
-            .order_by(TaskIndexEntry.id)
-        )
-    )
+    return list(session.scalars(_OPEN_TASKS, {"instance_id": instance_id}))
+
+
+# Built once (issue #9): constructing a statement cost as much as running it, and these run at every step.
+_ENTRY = (
+    select(TaskIndexEntry)
+    .where(TaskIndexEntry.instance_id == bindparam("instance_id"), TaskIndexEntry.task_id == bindparam("task_id"))
+    .execution_options(populate_existing=True)
+)
+_OPEN_TASKS = (
+    select(TaskIndexEntry)
+    .where(TaskIndexEntry.instance_id == bindparam("instance_id"), TaskIndexEntry.status == TaskStatus.READY.value)
+    .order_by(TaskIndexEntry.id)
+)
 
 
 SIGN_TALLY = "sign_tally"

@@ -17,7 +17,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from workflows.calendar import add_working_days
@@ -239,7 +239,7 @@ def rebuild_index(
     wanted = {row.task_id: row for row in expected_rows(session, instance, workflow, routing, overrides)}
     existing = {
         entry.task_id: entry
-        for entry in session.scalars(select(TaskIndexEntry).where(TaskIndexEntry.instance_id == instance.id))
+        for entry in session.scalars(_INSTANCE_ENTRIES, {"instance_id": instance.id})
     }
     for task_id, entry in existing.items():
         if task_id not in wanted:
@@ -266,7 +266,7 @@ def rebuild_index(
     wanted_timers = expected_timers(workflow)
     existing_timers = {
         timer.task_id: timer
-        for timer in session.scalars(select(TimerEntry).where(TimerEntry.instance_id == instance.id))
+        for timer in session.scalars(_INSTANCE_TIMERS, {"instance_id": instance.id})
     }
     for task_id, timer in existing_timers.items():
         if task_id not in wanted_timers:
@@ -279,6 +279,11 @@ def rebuild_index(
             stored.due_at = due_at
     session.flush()
     return fresh
+
+
+# Built once (issue #9): they run at every step of every case.
+_INSTANCE_ENTRIES = select(TaskIndexEntry).where(TaskIndexEntry.instance_id == bindparam("instance_id"))
+_INSTANCE_TIMERS = select(TimerEntry).where(TimerEntry.instance_id == bindparam("instance_id"))
 
 
 def _new_work(stored: TaskIndexEntry, row: IndexRow) -> bool:

@@ -65,8 +65,10 @@ class YearCalendar:
 
 def calendar_overrides(session: Session) -> dict[date, bool]:
     """The whole table as `workflows.calendar` takes it: day → True for a working day, False for a day off."""
-    rows = session.execute(select(WorkingDayOverride.day, WorkingDayOverride.is_working_day))
-    return {day: bool(working) for day, working in rows}
+    return {day: bool(working) for day, working in session.execute(_ALL_OVERRIDES)}
+
+
+_ALL_OVERRIDES = select(WorkingDayOverride.day, WorkingDayOverride.is_working_day)  # built once: read at every step
 
 
 def package_covers(year: int) -> bool:

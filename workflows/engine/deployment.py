@@ -28,7 +28,7 @@ from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 import forms
@@ -275,12 +275,15 @@ def deploy_paths(session: Session, paths: Iterable[Path], routing: RoutingTable)
 
 
 def latest_version(session: Session, process_key: str) -> ProcessVersion | None:
-    return session.scalar(
-        select(ProcessVersion)
-        .where(ProcessVersion.process_key == process_key)
-        .order_by(ProcessVersion.version.desc())
-        .limit(1)
-    )
+    return session.scalar(_LATEST_VERSION, {"process_key": process_key})
+
+
+_LATEST_VERSION = (  # built once: every case start asks it (issue #9)
+    select(ProcessVersion)
+    .where(ProcessVersion.process_key == bindparam("process_key"))
+    .order_by(ProcessVersion.version.desc())
+    .limit(1)
+)
 
 
 def specs_for(version: ProcessVersion) -> SpecPair:
