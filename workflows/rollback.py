@@ -15,7 +15,7 @@ from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -45,14 +45,21 @@ from workflows.task_index import CLAIMED_BY, COMPLETED_BY
 MAX_REASON_LENGTH = 500
 
 
+# Built once: every claim and every task page runs them (issue #9).
+_SHARE_LOCK_CASE = (
+    select(ProcessInstance.id).where(ProcessInstance.id == bindparam("instance_id")).with_for_update(read=True)
+)
+_OPENING = select(TaskOpening.id).where(
+    TaskOpening.task_id == bindparam("task_id"), TaskOpening.user_id == bindparam("user_id")
+)
+
+
 def record_opening(session: Session, instance_id: int, task_id: str, user: User) -> None:
     """Note that a holder opened the task (once per person): from then on its previous step cannot be withdrawn."""
     # A share lock on the case: a 撤回 that has just checked for openings (under its update lock) finishes first,
     # and an opening recorded here is seen by any 撤回 that comes after.
-    session.execute(select(ProcessInstance.id).where(ProcessInstance.id == instance_id).with_for_update(read=True))
-    exists = session.scalar(
-        select(TaskOpening.id).where(TaskOpening.task_id == task_id, TaskOpening.user_id == user.id)
-    )
+    session.execute(_SHARE_LOCK_CASE, {"instance_id": instance_id})
+    exists = session.scalar(_OPENING, {"task_id": task_id, "user_id": user.id})
     if exists is not None:
         return
     # Two requests of the same person may open the task at once; the unique key keeps one row, the other

@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from workflows.db import utcnow
@@ -74,18 +74,22 @@ def user_for_token(session: Session, token: str, now: datetime) -> User | None:
     """
     if not token.startswith(TOKEN_PREFIX):
         return None
-    # The user, their unit and department come in the same query: every API request needs all three (issue #9).
-    user = joinedload(ApiToken.user)
-    record = session.scalar(
-        select(ApiToken)
-        .options(user.joinedload(User.org_unit), user.joinedload(User.department))
-        .where(ApiToken.token_hash == hash_token(token))
-    )
+    record = session.scalar(_TOKEN_WITH_USER, {"token_hash": hash_token(token)})
     if record is None or not _usable(record, now) or not can_hold_token(record.user):
         return None
     if record.last_used_at is None or now - record.last_used_at >= LAST_USED_RESOLUTION:
         record.last_used_at = now
     return record.user
+
+
+# Built once, with the user, their unit and department in the same query: every API request needs all four (issue #9).
+_TOKEN_WITH_USER = (
+    select(ApiToken)
+    .options(
+        joinedload(ApiToken.user).joinedload(User.org_unit), joinedload(ApiToken.user).joinedload(User.department)
+    )
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
 
 
 def revoke_token(session: Session, token: str, now: datetime | None = None) -> bool:
