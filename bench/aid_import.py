@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import Engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 from stdnum import luhn  # noqa: E402
 
@@ -28,6 +29,7 @@ from workflows.aid.importing import city_split, import_aid_list  # noqa: E402
 from workflows.aid.validation import COLUMNS  # noqa: E402
 from workflows.db import Base, make_engine  # noqa: E402
 from workflows.demo import seed_demo  # noqa: E402
+from workflows.policy.parameters import seed_policy_parameters  # noqa: E402
 from workflows.tabular import TableLimits, write_xlsx  # noqa: E402
 
 DISTRICTS = ("中山区", "西岗区", "沙河口区", "甘井子区", "旅顺口区", "金州区", "普兰店区", "瓦房店市", "庄河市")
@@ -55,6 +57,14 @@ def worker(n: int) -> list[str]:
             district, f"139{n:08d}", "中国工商银行大连分行", card]  # fmt: skip
 
 
+def seed(engine: Engine) -> None:
+    """The schema, the policy parameters (the demo's plans name them, as `flask init-db` loads them) and the demo."""
+    Base.metadata.create_all(engine)
+    with Session(engine) as session, session.begin():
+        seed_policy_parameters(session)
+        seed_demo(session)
+
+
 def main() -> None:
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
     started = time.perf_counter()
@@ -62,9 +72,7 @@ def main() -> None:
     built = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{tmp}/bench.db")
-        Base.metadata.create_all(engine)
-        with Session(engine) as session, session.begin():
-            seed_demo(session)
+        seed(engine)
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         started = time.perf_counter()
         with Session(engine) as session, session.begin():
@@ -77,8 +85,10 @@ def main() -> None:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
         engine.dispose()
     print(f"{rows} rows, {len(data) / 1e6:.1f} MB xlsx (built in {built:.1f} s), SQLite file")
-    print(f"| import: read + validate + insert + split | {imported:.2f} s | peak RSS {peak / 1024:.0f} MB "
-          f"(+{(peak - before) / 1024:.0f} MB during the import) |")
+    print(
+        f"| import: read + validate + insert + split | {imported:.2f} s | peak RSS {peak / 1024:.0f} MB "
+        f"(+{(peak - before) / 1024:.0f} MB during the import) |"
+    )
     print(f"imported {row_count} workers; split: {split}")
 
 

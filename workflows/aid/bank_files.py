@@ -1,9 +1,9 @@
 """The bank files of the aid payment (代发清单 and the bank's result, issue #6 step 7; domain.md §2.a A7–A8).
 
 The payment file is the one place where resident ID and card numbers are written in full: the agent bank matches
-name, ID and card before it pays. It is rendered from the batch's payment rows, which snapshot the amount and the
-bank details used, so rendering a batch again gives the same rows and totals, and (the workbook's timestamps pinned
-to the batch's creation) the same bytes; rendering writes nothing.
+name, ID and card before it pays. It is rendered from the batch's payment rows (read with one query), which snapshot
+the amount and the bank details used, so rendering a batch again gives the same rows and totals, and (the workbook's
+timestamps pinned to the batch's creation) the same bytes; rendering writes nothing.
 
 The bank's result file (回盘) has the same columns plus 处理结果 (成功 / 失败), 失败原因 and 到账日期. `parse_result`
 checks every row against the batch (pure: no database) and raises `ListRejected` with every problem by row and
@@ -12,17 +12,17 @@ column, or returns one answer per payment. Every spreadsheet goes in and out thr
 
 from __future__ import annotations
 
-import io
-import re
 import unicodedata
-import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
+from sqlalchemy import select
+from sqlalchemy.orm import object_session
+
 from workflows.aid.validation import ListRejected, RowProblem, parse_date, table_problem
-from workflows.models import AidBatch, AidPayment, PaymentStatus
+from workflows.models import AidBatch, AidPayment, AidWorker, PaymentStatus
 from workflows.tabular import CellValue, TableError, TableLimits, read_table, write_csv, write_xlsx
 
 SERIAL, NAME, RESIDENT_ID, CARD = "序号", "姓名", "身份证号", "银行卡号"
@@ -35,9 +35,6 @@ FEN = Decimal("0.01")
 MAX_REASON_LENGTH = 200  # aid_payment.failure_reason
 # Reasons banks give for a failed card payment (退票), domain.md §2.a A8 [R57, R58]: examples offered to officials.
 COMMON_FAILURE_REASONS = ("户名不符", "账户已销户", "账户冻结", "社保卡金融功能未激活", "卡号错误")
-# The zip entries' time when a batch has none (never for a stored batch); zip cannot store dates before 1980.
-_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-_CORE_TIMES = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
 
 
 @dataclass(frozen=True)
@@ -50,11 +47,26 @@ class ResultAnswer:
     paid_on: date | None
 
 
-def _serial_rows(payments: Sequence[AidPayment]) -> Iterator[list[CellValue]]:
-    for serial, payment in enumerate(payments, start=1):
-        worker = payment.worker
-        yield [serial, worker.name, worker.resident_id, payment.card_number, payment.bank_name, payment.amount,
-               payment.batch.batch_number]  # fmt: skip
+def _serial_rows(batch: AidBatch) -> Iterator[list[CellValue]]:
+    """The batch's payments in batch order (payment id) as file rows. A stored batch's rows are read with one query
+    of the five columns the file shows, not as 40,000 payment and worker objects (issue #9: 0.9 s a download)."""
+    session = object_session(batch)
+    lines: Sequence[tuple[str, str, str, str, Decimal]]
+    if session is None:  # a batch never stored (none is, in practice): its loaded payments
+        lines = [(p.worker.name, p.worker.resident_id, p.card_number, p.bank_name, p.amount) for p in batch.payments]
+    else:
+        query = (
+            select(
+                AidWorker.name, AidWorker.resident_id, AidPayment.card_number, AidPayment.bank_name, AidPayment.amount
+            )
+            .join(AidWorker, AidWorker.id == AidPayment.worker_id)
+            .where(AidPayment.batch_id == batch.id)
+            .order_by(AidPayment.id)
+        )
+        lines = session.execute(query).all()
+    number = batch.batch_number
+    for serial, (name, resident_id, card, bank, amount) in enumerate(lines, start=1):
+        yield [serial, name, resident_id, card, bank, amount, number]
 
 
 def _total_row(batch: AidBatch, width: int) -> list[CellValue]:
@@ -64,33 +76,20 @@ def _total_row(batch: AidBatch, width: int) -> list[CellValue]:
 
 def batch_rows(batch: AidBatch) -> list[list[CellValue]]:
     """The payment file's rows in batch order (payment id), then the totals line (合计: count and amount)."""
-    rows = list(_serial_rows(batch.payments))
+    rows = list(_serial_rows(batch))
     rows.append(_total_row(batch, len(BATCH_COLUMNS)))
     return rows
 
 
-def _pinned(data: bytes, moment: datetime | None) -> bytes:
-    """The workbook with its zip entry times and document properties set to `moment`, so that rendering the same
-    batch twice gives the same bytes (openpyxl stamps both with the time of saving)."""
-    stamp = moment.astimezone(UTC).replace(tzinfo=None) if moment else None
-    when = stamp.timetuple()[:6] if stamp and stamp.year >= 1980 else _ZIP_EPOCH
-    iso = (stamp or datetime(*_ZIP_EPOCH)).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    source, target = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
-    with zipfile.ZipFile(target, "w") as pinned:
-        for entry in source.infolist():
-            content = source.read(entry)
-            if entry.filename == "docProps/core.xml":
-                content = _CORE_TIMES.sub(lambda found: found[1] + iso + found[2], content)
-            info = zipfile.ZipInfo(entry.filename, date_time=when)
-            info.compress_type, info.external_attr = entry.compress_type, entry.external_attr
-            pinned.writestr(info, content)
-    return target.getvalue()
+def _stamp(batch: AidBatch) -> datetime:
+    """The time a batch's workbooks carry: its creation (so rendering it again gives the same bytes; openpyxl would
+    stamp the time of writing), or 1980-01-01 for a batch not yet stored (zip cannot store an earlier time)."""
+    return batch.created_at or datetime(1980, 1, 1, tzinfo=UTC)
 
 
 def batch_file_xlsx(batch: AidBatch) -> bytes:
     """The 代发清单 as an Excel workbook (every cell text, so long numbers stay exact)."""
-    data = write_xlsx(BATCH_COLUMNS, batch_rows(batch), sheet_title="代发清单")
-    return _pinned(data, batch.created_at)
+    return write_xlsx(BATCH_COLUMNS, batch_rows(batch), sheet_title="代发清单", stamped=_stamp(batch))
 
 
 def batch_file_csv(batch: AidBatch) -> bytes:
@@ -101,9 +100,9 @@ def batch_file_csv(batch: AidBatch) -> bytes:
 def result_template(batch: AidBatch) -> bytes:
     """The bank's result file to fill: the batch's rows with empty 处理结果 / 失败原因 / 到账日期."""
     blank: list[CellValue] = ["", "", ""]
-    rows = [row + blank for row in _serial_rows(batch.payments)]
+    rows = [row + blank for row in _serial_rows(batch)]
     rows.append(_total_row(batch, len(RESULT_COLUMNS)))
-    return _pinned(write_xlsx(RESULT_COLUMNS, rows, sheet_title="银行回盘"), batch.created_at)
+    return write_xlsx(RESULT_COLUMNS, rows, sheet_title="银行回盘", stamped=_stamp(batch))
 
 
 def _digits(text: str) -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from dataclasses import asdict
+from typing import cast
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import Table, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,7 @@ from workflows.audit import record_event
 from workflows.errors import OperationRefused, PermissionDenied
 from workflows.findings import Finding
 from workflows.models import AidImport, AidWorker, Level, OrgUnit, Role, User
-from workflows.tabular import TableLimits
+from workflows.tabular import TableLimits, paused_gc
 
 # The department that drafts the list (seed 000 item 8: 省总工会拟定援助人员名单; domain.md §2.a: its 保障 department).
 DRAFTING_DEPARTMENT = "livelihood"
@@ -91,6 +91,13 @@ def import_aid_list(
     existing = session.scalar(select(AidImport).where(AidImport.year == year))
     if existing is not None:
         raise OperationRefused(f"{year} 年度的援助名单已于 {existing.imported_at:%Y-%m-%d} 导入，不能重复导入")
+    with paused_gc():  # tens of thousands of rows held at once: see tabular.paused_gc
+        return _import(session, user, year, data, filename, limits)
+
+
+def _import(
+    session: Session, user: User, year: int, data: bytes, filename: str, limits: TableLimits | None
+) -> AidImport:
     resolve, earlier = unit_resolver(session), earlier_lists(session, year)
     rows = read_aid_list(data, filename, year=year, resolve_unit=resolve, earlier=earlier, limits=limits)
     aid_import = AidImport(
@@ -108,7 +115,11 @@ def import_aid_list(
         # Another import of the same year committed between the check above and this insert.
         raise OperationRefused(f"{year} 年度的援助名单已导入，不能重复导入") from None
     unit_ids = dict(session.execute(select(OrgUnit.code, OrgUnit.id)).all())
-    session.execute(insert(AidWorker), [_worker_values(aid_import, row, unit_ids) for row in rows])
+    # Into the table, as one executemany (issue #9). The ORM's bulk insert left out each row's None columns and
+    # batched only neighbours with the same ones: a list alternating 内退 and 买断 rows was 20,000 single INSERTs.
+    # No column given None here has a default it would have taken; the other columns' defaults apply as before.
+    values = [_worker_values(aid_import, row, unit_ids) for row in rows]
+    session.execute(insert(cast(Table, AidWorker.__table__)), values)
     by_city = Counter(row.city for row in rows)
     record_event(
         session,
@@ -122,7 +133,8 @@ def import_aid_list(
 
 
 def _worker_values(aid_import: AidImport, row: AidRow, unit_ids: dict[str, int]) -> dict[str, object]:
-    values = asdict(row)
+    # A shallow copy: AidRow's fields are immutable (str, date, enum), and asdict's deep copy cost 0.2 ms a row.
+    values = dict(vars(row))
     city_code, district_code = values.pop("city_unit_code"), values.pop("district_unit_code")
     values["placement_type"] = row.placement_type.value
     return {

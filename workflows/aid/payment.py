@@ -176,7 +176,13 @@ def create_batch(session: Session, user: User, year: int, city_unit_id: int) -> 
 
 
 def load_batch(session: Session, batch_id: int) -> AidBatch | None:
-    """A batch with its payments and their workers loaded (the files and the page read them all)."""
+    """A batch, for its files: they query their rows (bank_files), so its 20,000 payments and workers are not loaded
+    as objects first (issue #9: that was 0.9 s of each download)."""
+    return session.get(AidBatch, batch_id)
+
+
+def _batch_with_workers(session: Session, batch_id: int) -> AidBatch | None:
+    """A batch with its payments and their workers loaded: checking a result file reads them all."""
     return session.scalar(
         select(AidBatch)
         .where(AidBatch.id == batch_id)
@@ -249,7 +255,7 @@ def import_bank_result(
         raise OperationRefused(
             f"批次 {batch.batch_number} 的银行回盘{at}导入（{batch.result_filename}），不能再导入不同的文件"
         )
-    batch = load_batch(session, batch.id) or batch
+    batch = _batch_with_workers(session, batch.id) or batch
     batch_day = batch.created_at.astimezone(SHANGHAI).date()
     answers = parse_result(batch, data, filename, today=beijing_today(), batch_day=batch_day, limits=limits)
     _apply(batch, answers)

@@ -247,17 +247,43 @@ _CELL_CHECKS: dict[str, Callable[[str], str | None]] = {
     CARD: identity.bank_card_problem,
 }  # required cells checked on their own; sex, placement, dates and units depend on other cells
 
+CellChecks = Mapping[str, Callable[[str], str | None]]
+
+
+def _memoised(check: Callable[[str], str | None]) -> Callable[[str], str | None]:
+    """`check` remembering its answers for one import (issue #9): a list names a few hundred enterprises, cities,
+    districts and banks for 20,000 rows, and each ID and card is checked again across rows."""
+    answers: dict[str, str | None] = {}
+
+    def remembered(value: str) -> str | None:
+        try:
+            return answers[value]
+        except KeyError:
+            answer = answers[value] = check(value)
+            return answer
+
+    return remembered
+
+
+def _id_facts(resident_id: str) -> tuple[date, str]:
+    """Birth date and sex of a resident ID already found valid (GB 11643: digits 7–14 the birth date, the 17th odd
+    for men): what identity.resident_id_birth_date / resident_id_sex give, without validating it twice more."""
+    number = resident_id.strip()  # as identity reads it
+    born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    return born, "男" if int(number[16]) % 2 else "女"
+
 
 def _check_row(
-    number: int, values: Mapping[str, str], year: int, resolve_unit: UnitResolver, problems: list[RowProblem]
-) -> AidRow | None:
+    number: int, values: Mapping[str, str], year: int, resolve_unit: UnitResolver, problems: list[RowProblem],
+    checks: CellChecks = _CELL_CHECKS,
+) -> AidRow | None:  # fmt: skip
     row = _Row(number, values, year, problems)
-    valid = {column: row.checked(column, values[column], check) for column, check in _CELL_CHECKS.items()}
+    valid = {column: row.checked(column, values[column], check) for column, check in checks.items()}
     resident_id, sex = values[RESIDENT_ID], values[SEX]
-    born = identity.resident_id_birth_date(resident_id) if valid[RESIDENT_ID] else None
+    born, id_sex = _id_facts(resident_id) if valid[RESIDENT_ID] else (None, "")
     if sex not in ("男", "女"):
         row.problem(SEX, "不能为空" if not sex else "应为“男”或“女”")
-    elif born and sex != (id_sex := identity.resident_id_sex(resident_id)):
+    elif born and sex != id_sex:
         row.problem(SEX, f"与身份证号不符（身份证号显示为{id_sex}）")
     placement = PLACEMENT_LABELS.get(values[PLACEMENT])
     if placement is None:
@@ -291,20 +317,22 @@ def _rows(numbers: Iterator[int], total: int) -> str:
 
 
 def _across_rows(
-    records: Sequence[tuple[int, Mapping[str, str]]], year: int, earlier: EarlierLists, problems: list[RowProblem]
-) -> None:
+    records: Sequence[tuple[int, Mapping[str, str]]], year: int, earlier: EarlierLists, problems: list[RowProblem],
+    checks: CellChecks = _CELL_CHECKS,
+) -> None:  # fmt: skip
     """The same ID twice, or one card for two IDs: a problem on each row, naming the others; then earlier years.
     Messages name at most NAMED_ROWS rows, so a card column filled down by mistake costs no more than one row."""
     by_id: dict[str, list[int]] = defaultdict(list)
     by_card: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    id_problem, card_problem = checks[RESIDENT_ID], checks[CARD]
     for number, values in records:
         resident_id, card = values[RESIDENT_ID], values[CARD]
-        if resident_id and identity.resident_id_problem(resident_id) is None:
+        if resident_id and id_problem(resident_id) is None:
             by_id[resident_id].append(number)
             placement = PLACEMENT_LABELS.get(values[PLACEMENT])
             if placement and (reason := _earlier_problem(placement, year, earlier.get(resident_id, ()))):
                 problems.append(RowProblem(number, RESIDENT_ID, f"{RESIDENT_ID}：{reason}"))
-        if card and identity.bank_card_problem(card) is None:
+        if card and card_problem(card) is None:
             by_card[card].append((number, resident_id))
     for numbers in by_id.values():
         for number in numbers if len(numbers) > 1 else ():
@@ -350,9 +378,10 @@ def validate_list(table: Table, *, year: int, resolve_unit: UnitResolver, earlie
     if not table.rows:
         raise ListRejected([RowProblem(0, "", "文件中没有数据行")])
     problems: list[RowProblem] = []
+    checks = {column: _memoised(check) for column, check in _CELL_CHECKS.items()}
     records = [(number, _normalised(values)) for number, values in table.records()]
-    rows = [_check_row(number, values, year, resolve_unit, problems) for number, values in records]
-    _across_rows(records, year, earlier, problems)
+    rows = [_check_row(number, values, year, resolve_unit, problems, checks) for number, values in records]
+    _across_rows(records, year, earlier, problems, checks)
     if problems:
         order = {column: index for index, column in enumerate(COLUMNS)}
         raise ListRejected(sorted(problems, key=lambda problem: (problem.row, order.get(problem.column, -1))))
