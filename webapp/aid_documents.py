@@ -21,10 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.database import get_session
+from webapp.fixed_pitch import Column, PitchTable
 from webapp.records import RECORD_LOCALE, html_to_pdf
 from workflows.aid.access import may_see_city_list, may_see_worker
 from workflows.aid.reports import (
     Reconciliation,
+    Roster,
+    RosterRow,
     find_city,
     payment_roster,
     reconciliation,
@@ -139,13 +142,34 @@ def _summary_workbook(session: Session, city: OrgUnit, year: int) -> bytes:
 
 # --- 发放花名册 ---------------------------------------------------------------
 
+# The roster's columns in half-width cells of the mono face, padding included (webapp.fixed_pitch): 序号, 姓名 (five
+# characters), 身份证号 (18), 区县 and 安置方式 (eight), 援助金额 (to 99,999,999.99), 开户银行 (fourteen), 银行卡号
+# (19 digits), 发放状态, 批次号 (210200-2018-01) and the rest of the line, 196 cells at 8pt (A4 landscape: 784 of
+# 785pt), for the signature.
+ROSTER_TABLE = PitchTable(
+    (Column(7, right=True), Column(12), Column(20), Column(18), Column(18), Column(15, right=True), Column(30),
+     Column(21), Column(10), Column(16), Column(29))
+)  # fmt: skip
+
+
+def roster_line(row: RosterRow) -> str:
+    """A worker's row of the roster as one line of ROSTER_TABLE; the signature column stays empty."""
+    return ROSTER_TABLE.line([str(row.number), row.name, row.resident_id, row.district, row.placement_type,
+                              f"{row.amount:,.2f}", row.bank_name, row.card_number, row.status, row.batch_number,
+                              ""])  # fmt: skip
+
+
+def roster_context(roster: Roster) -> dict[str, object]:
+    """What aid/documents/roster.html needs besides `generated_at`."""
+    return {"roster": roster, "pitch": ROSTER_TABLE, "roster_line": roster_line}
+
 
 @bp.get("/<int:year>/<city_code>/roster.pdf")
 @login_required
 def roster_pdf(year: int, city_code: str) -> Response:
     session, city = get_session(), _city(year, city_code)
-    roster = payment_roster(session, city, year)
-    return _city_download(_pdf("aid/documents/roster.html", roster=roster), PDF, year, city, "发放花名册", "roster")
+    data = _pdf("aid/documents/roster.html", **roster_context(payment_roster(session, city, year)))
+    return _city_download(data, PDF, year, city, "发放花名册", "roster")
 
 
 # --- 发放情况报告 -------------------------------------------------------------

@@ -3,14 +3,16 @@
 The record's content and hash come from `workflows.records`; this module lays it out with WeasyPrint. WeasyPrint
 is imported on the first render, not at start-up (the import alone takes about half a second), and it may read
 nothing but the app's own static files and `data:` URIs (the QR code), so a record can never make the server fetch
-a URL.
+a URL. What every render would redo is done once per process (issue #9 "Documents"): the font configuration (per
+thread), the static stylesheets (parsed once, see `html_to_pdf`) and the QR code of a verification URL.
 """
 
 from __future__ import annotations
 
 import mimetypes
+import re
 import threading
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urljoin, urlsplit
@@ -89,16 +91,63 @@ def _font_config() -> Any:
     return config
 
 
+# A template's own stylesheet link, exactly as the PDF templates write it (a file of webapp/static).
+_STYLESHEET_LINK = re.compile(r'<link rel="stylesheet" href="([\w.-]+\.css)">')
+_stylesheets: dict[Path, tuple[int, Any]] = {}  # path: (mtime in ns, parsed CSS)
+_stylesheets_lock = threading.Lock()
+
+
+def _parsed_stylesheet(name: str) -> Any | None:
+    """The parsed `CSS` of static file `name`, parsed once per version of the file; None if it may not be read.
+
+    Parsing is about 10 ms a render for the aid documents' sheet. The file still passes `static_path_for` on every
+    render, like anything else a PDF reads; an edited file (a new mtime) is parsed again.
+    """
+    from weasyprint import CSS
+
+    try:
+        path = static_path_for(f"{STATIC_DIR.as_uri()}/{name}")
+    except FetchRefused:
+        return None
+    assert path is not None  # a file: URL, never data:
+    mtime = path.stat().st_mtime_ns
+    with _stylesheets_lock:
+        known = _stylesheets.get(path)
+        if known is None or known[0] != mtime:
+            sheet = CSS(filename=str(path), base_url=STATIC_DIR.as_uri() + "/", url_fetcher=_fetcher_type()())
+            known = _stylesheets[path] = (mtime, sheet)
+    return known[1]
+
+
 def html_to_pdf(html: str) -> bytes:
-    """Render HTML to PDF with the static-only fetcher; relative URLs resolve inside webapp/static."""
+    """Render HTML to PDF with the static-only fetcher; relative URLs resolve inside webapp/static.
+
+    `<link rel="stylesheet" href="NAME.css">` of a static file is replaced by the sheet parsed once per process
+    (`_parsed_stylesheet`), passed to WeasyPrint as a user stylesheet: the cascade is the same as long as the
+    document has no other author styles than a `<style>` block the linked sheet does not contradict (user rules
+    lose to author ones whatever their specificity), which holds for every PDF template. Anything else, such as a
+    link the fetcher refuses, is left to WeasyPrint as before.
+    """
     from weasyprint import HTML
 
+    sheets = []
+
+    def take(link: re.Match[str]) -> str:
+        sheet = _parsed_stylesheet(link.group(1))
+        if sheet is None:
+            return link.group(0)
+        sheets.append(sheet)
+        return ""
+
+    html = _STYLESHEET_LINK.sub(take, html)
     document = HTML(string=html, base_url=STATIC_DIR.as_uri() + "/", url_fetcher=_fetcher_type()())
-    pdf: bytes = document.write_pdf(font_config=_font_config())
+    pdf: bytes = document.write_pdf(stylesheets=sheets, font_config=_font_config())
     return pdf
 
 
+@lru_cache(maxsize=256)
 def qr_data_uri(url: str) -> str:
+    """The QR code of `url` as an SVG data: URI; a record printed again reuses it (the mask search costs ~8 ms)."""
     import segno
 
     data_uri: str = segno.make(url, error="m", micro=False).svg_data_uri(border=2)
