@@ -143,18 +143,21 @@ def database(workdir: Path, postgres: bool) -> Iterator[str]:
 
 
 def measure(engine: Engine, cases: int, serial: int) -> dict[str, Any]:
-    step_times: list[float] = []
+    by_step: list[list[float]] = [[] for _ in range(len(STEPS) + 1)]
     ids = []
     for n in range(cases):
         case_id, timings = run_case(engine, serial + n)
         ids.append(case_id)
-        step_times += timings[1:]
+        for column, value in zip(by_step, timings, strict=True):
+            column.append(value)
+    step_times = [value for column in by_step[1:] for value in column]
     with Session(engine) as db:
         sizes = [len(state) for state in db.scalars(select(ProcessInstance.state).where(ProcessInstance.id.in_(ids)))]
     return {
         "p50": statistics.median(step_times),
         "mean": statistics.fmean(step_times),
         "state": statistics.fmean(sizes),
+        "columns": [statistics.median(column) for column in by_step],
     }
 
 
@@ -185,12 +188,15 @@ def main() -> None:
             result = measure(engine, args.cases, size * 10)
             results.append((size, filled, result))
         engine.dispose()
-    print("| stored instances | fill s | step p50 ms | step mean ms | state bytes | p50 vs first size |")
-    print("|---|---|---|---|---|---|")
+    names = ["start", *(bpmn_id for _user, bpmn_id, _data in STEPS)]
+    print(f"| stored instances | fill s | step p50 ms | step mean ms | {' | '.join(names)} (p50 ms) | state bytes "
+          "| step p50 vs first size |")  # fmt: skip
+    print("|---" * (6 + len(names)) + "|")
     first = results[0][2]["p50"]
     for size, filled, result in results:
+        columns = " | ".join(f"{value * 1000:.1f}" for value in result["columns"])
         print(
-            f"| {size:,} | {filled:.1f} | {result['p50'] * 1000:.1f} | {result['mean'] * 1000:.1f} | "
+            f"| {size:,} | {filled:.1f} | {result['p50'] * 1000:.1f} | {result['mean'] * 1000:.1f} | {columns} | "
             f"{result['state']:.0f} | {result['p50'] / first:.2f} |"
         )
 
