@@ -182,7 +182,9 @@ def task_page(
     if principals is None:
         principals = principals_of(session, user)
     query = filtered_tasks(user, view, wanted, now, near_limit, principals)
-    items = session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
+    # The page's ids first, from the view's partial index alone (issue #9): only those rows are read in full.
+    page_ids = query.with_only_columns(TaskIndexEntry.id).limit(per_page).offset((page - 1) * per_page)
+    items = session.scalars(query.where(TaskIndexEntry.id.in_(page_ids))).all()
     return Page(items, _count(session, query), page, per_page)
 
 

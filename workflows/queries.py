@@ -14,6 +14,8 @@ from workflows.models import (
     CaseAction,
     CaseCopy,
     CaseLink,
+    Level,
+    OrgUnit,
     ProcessInstance,
     Role,
     TaskIndexEntry,
@@ -158,6 +160,64 @@ def visible_case(session: Session, user: User, instance_id: int, routing: Routin
     ) and not (user.active and took_part(session, user, instance_id)):
         raise NotFound("案件不存在")
     return instance
+
+
+def _subtree_of(user: User) -> Select[int]:
+    return select(OrgUnit.id).where(OrgUnit.path.startswith(user.org_unit.path, autoescape=True))
+
+
+def _case_viewable_by(viewer: User, routing: RoutingTable) -> ColumnElement[bool]:
+    """SQL twin of routing.can_view_case for one viewer. The task part (`Action.VIEW in task_actions`): a step of the
+    viewer's lane (unit, and department where the step names one), a step they completed, for heads and province
+    officials a step below them in their department or of a process it owns (the task's process is its case's); these
+    read the case's rows of ix_task_index_case_seats alone. And a step named to them (ix_task_index_named: few rows).
+    """
+    if not viewer.active or viewer.role == Role.SERVICE:
+        return false()
+    started = ProcessInstance.started_by_id == viewer.id
+    in_subtree = ProcessInstance.home_unit_id.in_(_subtree_of(viewer))
+    if viewer.role == Role.ADMIN:
+        return or_(started, in_subtree)
+    owned_keys = [key for key, info in routing.processes.items() if info.owner_department == viewer.department_code]
+    department = TaskIndexEntry.department_code
+    lane_department: ColumnElement[bool] = department.is_(None)
+    if viewer.department_code is not None:
+        lane_department = or_(lane_department, department == viewer.department_code)
+    task_conditions = [
+        and_(TaskIndexEntry.org_unit_id == viewer.org_unit_id, lane_department),
+        and_(TaskIndexEntry.status == TaskStatus.COMPLETED.value, TaskIndexEntry.completed_by_id == viewer.id),
+    ]
+    oversees = viewer.role == Role.HEAD or viewer.org_unit.level == Level.PROVINCE
+    if oversees and viewer.department_code is not None:
+        own_department = or_(
+            department == viewer.department_code,
+            and_(department.is_(None), ProcessInstance.process_key.in_(owned_keys)),
+        )
+        # `+ 0`: the case's few rows are filtered, rather than probing the index once per unit of the subtree (a city
+        # head's subtree is every unit of the city).
+        task_conditions.append(and_((TaskIndexEntry.org_unit_id + 0).in_(_subtree_of(viewer)), own_department))
+    conditions = [
+        started,
+        # One column, not `SELECT *`: SQLite then answers from the index alone.
+        select(TaskIndexEntry.instance_id)
+        .where(TaskIndexEntry.instance_id == ProcessInstance.id, or_(*task_conditions))
+        .exists(),
+        ProcessInstance.id.in_(
+            select(TaskIndexEntry.instance_id).where(
+                TaskIndexEntry.assigned_to_id == viewer.id, TaskIndexEntry.status == TaskStatus.READY.value
+            )
+        ),
+    ]
+    if oversees and viewer.department_code is not None and owned_keys:
+        conditions.append(and_(in_subtree, ProcessInstance.process_key.in_(owned_keys)))
+    return or_(*conditions)
+
+
+def viewable_cases(viewers: Sequence[User], routing: RoutingTable) -> ColumnElement[bool]:
+    """The SQL twin of `routing.can_view_case` for any of `viewers` (a user and the principals they act for): a
+    condition on ProcessInstance, so a list of cases is filtered, counted and paged by the database instead of
+    loading every candidate's tasks (issue #9). tests/test_lists_at_volume.py holds it equal to the Python rule."""
+    return or_(false(), *(_case_viewable_by(viewer, routing) for viewer in viewers))
 
 
 def case_to_act_on(session: Session, user: User, instance_id: int, routing: RoutingTable) -> ProcessInstance:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflows.db import Base, utcnow
@@ -43,13 +43,18 @@ class ProcessInstance(Base):
     """A case: one running (or finished) process instance, its engine state in one row."""
 
     __tablename__ = "process_instance"
+    __table_args__ = (
+        # Cases closed in a period, by process and home unit (the plan dashboard, issue #9 "Inboxes at volume"):
+        # read from the index alone. Its first column also serves every lookup by status.
+        Index("ix_process_instance_closed", "status", "completed_at", "process_key", "home_unit_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_number: Mapped[str | None] = mapped_column(String(32), unique=True)
     process_version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"), index=True)
     process_key: Mapped[str] = mapped_column(String(64), index=True)
     title: Mapped[str] = mapped_column(String(255))
-    status: Mapped[str] = mapped_column(String(16), default=InstanceStatus.RUNNING.value, index=True)
+    status: Mapped[str] = mapped_column(String(16), default=InstanceStatus.RUNNING.value)
     # The engine state without the spec (the spec is referenced by process_version_id).
     state: Mapped[str] = mapped_column(Text, default="")
     serializer_version: Mapped[str] = mapped_column(String(16), default="")
@@ -75,21 +80,48 @@ class TaskStatus(StrEnum):
     COMPLETED = "completed"
 
 
+# The partial-index conditions of the task index (literal values: an index predicate cannot take parameters).
+_OPEN = text(f"status = '{TaskStatus.READY.value}'")
+_OPEN_CLAIMED = text(f"status = '{TaskStatus.READY.value}' AND claimed_by_id IS NOT NULL")
+_OPEN_UNCLAIMED = text(f"status = '{TaskStatus.READY.value}' AND claimed_by_id IS NULL")
+_COMPLETED = text(f"status = '{TaskStatus.COMPLETED.value}'")
+_NAMED = text("assigned_to_id IS NOT NULL")
+
+
 class TaskIndexEntry(Base):
     """One row per human task of an instance, derived from the engine after every step."""
 
     __tablename__ = "task_index"
+    # Issue #9 "Inboxes at volume" (a million rows, a tenth of them open): each list reads one partial index in its
+    # own order and never the table beyond the page it shows. The filtered columns, and `id` (which PostgreSQL does not
+    # keep in an index as SQLite does its rowid), are repeated in the indexes so a page's ids and its count come from
+    # the index alone; bound `status = ?` parameters still match the partial conditions.
     __table_args__ = (
         UniqueConstraint("instance_id", "task_id"),
-        Index("ix_task_index_queue", "status", "org_unit_id", "department_code"),
-        Index("ix_task_index_claimed", "claimed_by_id", "status"),
-        Index("ix_task_index_completed_by", "completed_by_id", "completed_at"),
+        # 待办: open tasks claimed by (or assigned to) someone, by holder and due date.
+        Index("ix_task_index_mine", "claimed_by_id", "due_at", "status", "id",
+              sqlite_where=_OPEN_CLAIMED, postgresql_where=_OPEN_CLAIMED),
+        # 部门待办: a queue's unclaimed open tasks, by unit, department and due date.
+        Index("ix_task_index_queue_open", "org_unit_id", "department_code", "due_at", "status", "claimed_by_id", "id",
+              sqlite_where=_OPEN_UNCLAIMED, postgresql_where=_OPEN_UNCLAIMED),
+        # 已办: tasks a person completed, newest first, in the index's own order.
+        Index("ix_task_index_done", "completed_by_id", "completed_at", "id", "status",
+              sqlite_where=_COMPLETED, postgresql_where=_COMPLETED),
+        # Steps named to a signer (会签, 加签): few rows, so who may see a case need not read the table.
+        Index("ix_task_index_named", "assigned_to_id", "status", "instance_id",
+              sqlite_where=_NAMED, postgresql_where=_NAMED),
+        # Open tasks by process, unit and department (the plan dashboard's counts and drill-down, due reminders).
+        Index("ix_task_index_open", "process_key", "org_unit_id", "department_code", "due_at", "status",
+              sqlite_where=_OPEN, postgresql_where=_OPEN),
+        # A case's tasks: the units and departments it touched (cases closed per responsible unit) and who may see it
+        # (queries.viewable_cases), from the index alone.
+        Index("ix_task_index_case_seats", "instance_id", "org_unit_id", "department_code", "status", "completed_by_id"),
         # The API and the web address a task by its engine id alone.
         Index("ix_task_index_task_id", "task_id"),
-    )
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"), index=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
     task_id: Mapped[str] = mapped_column(String(36))
     bpmn_id: Mapped[str] = mapped_column(String(100))
     title: Mapped[str] = mapped_column(String(255))

@@ -14,8 +14,9 @@ progress from live data (workflows.plans.metrics).
   workflows.inbox.due_light's: red when overdue, yellow when due before the near-due limit, else green.
 
 Issue #9 measures this page at a million task-index rows, so the counts are a few grouped queries over the whole
-plan (by process, supervision item, unit and department, and due bucket), assigned to rows in Python; never a query
-per row. Target progress is a query per target (per row on the item page and in the ledger only).
+plan (open tasks by process, supervision item, unit and department; closed cases by the set of units they touched),
+assigned to rows in Python; never a query per row. Target progress is a query per target (per row on the item page
+and in the ledger only).
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
+from sqlalchemy import String, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from workflows.calendar import SHANGHAI
@@ -76,12 +76,10 @@ class Figures:
     def light_label(self) -> str:
         return LIGHT_LABELS[self.light.value]
 
-    def add_tasks(self, bucket: str, count: int) -> None:
-        self.open_tasks += count
-        if bucket == Light.RED.value:
-            self.overdue += count
-        elif bucket == Light.YELLOW.value:
-            self.due_soon += count
+    def add_open(self, total: int, overdue: int, due_soon: int) -> None:
+        self.open_tasks += total
+        self.overdue += overdue
+        self.due_soon += due_soon
 
     def add_urges(self, count: int, last: datetime | None) -> None:
         self.urges += count
@@ -158,81 +156,118 @@ class _Assigner:
         return found
 
 
-def _linked(keys: Collection[str], item_ids: Collection[int], process_key: Any) -> ColumnElement[bool]:
-    """The case is the item's: a process an item links to, or a supervision case of one of the items."""
-    return or_(
-        process_key.in_(list(keys)),
-        and_(process_key == SUPERVISION, SupervisionItem.plan_item_id.in_(list(item_ids))),
-    )
+def _plan_units(session: Session, plan: Plan) -> dict[int, str]:
+    """The plan unit's subtree: unit id → materialised path (rows are matched by the path's ancestors)."""
+    rows = session.execute(select(OrgUnit.id, OrgUnit.path).where(OrgUnit.path.startswith(plan.issuing_unit.path)))
+    return {unit_id: path for unit_id, path in rows}
+
+
+# (process, supervised item, unit, department, open, overdue, due soon)
+OpenGroup = tuple[str, int | None, int, str | None, int, int, int]
 
 
 def _open_task_groups(
-    session: Session, plan: Plan, keys: Collection[str], item_ids: Collection[int], now: datetime, near: datetime
-) -> list[tuple[str, int | None, int, str, str | None, str, int]]:
-    """Open tasks of the plan's cases inside its unit, counted by process, supervised item, unit, department and
-    due bucket (red / yellow / green, as due_light; no due date counts as green)."""
-    bucket = case(
-        (TaskIndexEntry.due_at < now, literal(Light.RED.value)),
-        (TaskIndexEntry.due_at <= near, literal(Light.YELLOW.value)),
-        else_=literal(Light.GREEN.value),
-    )
-    inner = (
-        select(
-            TaskIndexEntry.process_key.label("process_key"),
-            SupervisionItem.plan_item_id.label("plan_item_id"),
-            TaskIndexEntry.org_unit_id.label("org_unit_id"),
-            OrgUnit.path.label("path"),
-            TaskIndexEntry.department_code.label("department_code"),
-            bucket.label("bucket"),
+    session: Session, keys: Collection[str], item_ids: Collection[int], now: datetime, near: datetime
+) -> list[OpenGroup]:
+    """Open tasks of the plan's cases, counted by process (supervision cases: by supervised item), unit and department,
+    with how many are overdue and how many due within the yellow window (as due_light; no due date counts as neither).
+    Groups of units outside the plan's unit are left for the caller to drop.
+
+    Issue #9: one pass over the partial index of open tasks (ix_task_index_open), grouped in its own order, so neither
+    database sorts or reads the table; the supervision join is made only for supervision tasks.
+    """
+    overdue = func.sum(case((TaskIndexEntry.due_at < now, 1), else_=0))
+    due_soon = func.sum(case((and_(TaskIndexEntry.due_at >= now, TaskIndexEntry.due_at <= near), 1), else_=0))
+    is_open = TaskIndexEntry.status == TaskStatus.READY.value
+    seat = (TaskIndexEntry.org_unit_id, TaskIndexEntry.department_code)
+    groups: list[OpenGroup] = []
+    if keys:
+        by_process = (
+            select(TaskIndexEntry.process_key, *seat, func.count(), overdue, due_soon)
+            .where(is_open, TaskIndexEntry.process_key.in_(list(keys)))
+            .group_by(TaskIndexEntry.process_key, *seat)
         )
-        .join(OrgUnit, OrgUnit.id == TaskIndexEntry.org_unit_id)
-        .outerjoin(SupervisionItem, SupervisionItem.instance_id == TaskIndexEntry.instance_id)
-        .where(
-            TaskIndexEntry.status == TaskStatus.READY.value,
-            OrgUnit.path.startswith(plan.issuing_unit.path),
-            _linked(keys, item_ids, TaskIndexEntry.process_key),
+        groups += [(key, None, unit, department, total, late or 0, soon or 0)
+                   for key, unit, department, total, late, soon in session.execute(by_process)]  # fmt: skip
+    if item_ids:
+        by_matter = (
+            select(SupervisionItem.plan_item_id, *seat, func.count(), overdue, due_soon)
+            .join(SupervisionItem, SupervisionItem.instance_id == TaskIndexEntry.instance_id)
+            .where(is_open, TaskIndexEntry.process_key == SUPERVISION, SupervisionItem.plan_item_id.in_(list(item_ids)))
+            .group_by(SupervisionItem.plan_item_id, *seat)
         )
-        .subquery()
-    )
-    # Grouping over a subquery: PostgreSQL does not match a CASE with bound parameters in SELECT and GROUP BY.
-    columns = (inner.c.process_key, inner.c.plan_item_id, inner.c.org_unit_id, inner.c.path,
-               inner.c.department_code, inner.c.bucket)  # fmt: skip
-    rows = session.execute(select(*columns, func.count()).group_by(*columns)).all()
-    return [tuple(row) for row in rows]
+        groups += [(SUPERVISION, item_id, unit, department, total, late or 0, soon or 0)
+                   for item_id, unit, department, total, late, soon in session.execute(by_matter)]  # fmt: skip
+    return groups
 
 
-def _completed_touches(
-    session: Session, plan: Plan, keys: Collection[str], item_ids: Collection[int], period: Period
-) -> set[tuple[int, str, int | None, int, str, str | None]]:
-    """(case, process, supervised item, unit, unit path, department) for every unit a case completed in the period
-    touched: its tasks' units and departments, and its home unit."""
+Seat = tuple[int, str | None]  # a unit, and the department of it that held a task (None: the unit as a whole)
+SEAT_SEPARATOR, LIST_SEPARATOR = ":", ","  # neither occurs in a department code
+
+
+def _seats(text: str | None) -> set[Seat]:
+    return {
+        (int(unit), department or None)
+        for unit, _, department in (part.partition(SEAT_SEPARATOR) for part in (text or "").split(LIST_SEPARATOR))
+        if unit
+    }
+
+
+def _closed_case_groups(
+    session: Session, keys: Collection[str], item_ids: Collection[int], period: Period, units: Collection[int]
+) -> dict[tuple[str, int | None, frozenset[Seat]], int]:
+    """Cases of the plan's processes (and supervision cases of its items) completed in the period, counted by process,
+    supervised item and the set of seats inside the plan's unit (`units`) they touched: their tasks' units and
+    departments, and their home unit as a whole. Cases that touched none are left out.
+
+    Issue #9: cases with the same seats count alike, so the database lists each case's distinct seats (from the task
+    index's (instance, unit, department) index, never the table) as one text and counts cases per text and home unit;
+    Python assigns a few hundred groups to rows instead of every case's every task.
+    """
     start, end = period_bounds(period)
-    conditions = (
+    matters = select(SupervisionItem.instance_id).where(SupervisionItem.plan_item_id.in_(list(item_ids)))
+    closed = (
         ProcessInstance.status == InstanceStatus.COMPLETED.value,
         ProcessInstance.completed_at >= start,
         ProcessInstance.completed_at < end,
-        OrgUnit.path.startswith(plan.issuing_unit.path),
-        _linked(keys, item_ids, ProcessInstance.process_key),
+        or_(
+            ProcessInstance.process_key.in_(list(keys)),
+            and_(ProcessInstance.process_key == SUPERVISION, ProcessInstance.id.in_(matters)),
+        ),
     )
-    by_task = (
-        select(ProcessInstance.id, ProcessInstance.process_key, SupervisionItem.plan_item_id,
-               TaskIndexEntry.org_unit_id, OrgUnit.path, TaskIndexEntry.department_code)
-        .distinct()
-        .join(TaskIndexEntry, TaskIndexEntry.instance_id == ProcessInstance.id)
-        .join(OrgUnit, OrgUnit.id == TaskIndexEntry.org_unit_id)
-        .outerjoin(SupervisionItem, SupervisionItem.instance_id == ProcessInstance.id)
-        .where(*conditions)
+    seat_columns = (TaskIndexEntry.instance_id, TaskIndexEntry.org_unit_id, TaskIndexEntry.department_code)
+    seats = (
+        select(*seat_columns).join(ProcessInstance, ProcessInstance.id == TaskIndexEntry.instance_id).where(*closed)
+        .group_by(*seat_columns)  # each seat once per case
+        .subquery()
     )  # fmt: skip
-    by_home = (
-        select(ProcessInstance.id, ProcessInstance.process_key, SupervisionItem.plan_item_id,
-               ProcessInstance.home_unit_id, OrgUnit.path)
-        .join(OrgUnit, OrgUnit.id == ProcessInstance.home_unit_id)
+    seat_text = cast(seats.c.org_unit_id, String) + SEAT_SEPARATOR + func.coalesce(seats.c.department_code, "")
+    per_case = (
+        select(seats.c.instance_id, func.aggregate_strings(seat_text, LIST_SEPARATOR).label("seats"))
+        .group_by(seats.c.instance_id)
+        .subquery()
+    )
+    grouped = (
+        ProcessInstance.process_key,
+        SupervisionItem.plan_item_id,
+        ProcessInstance.home_unit_id,
+        per_case.c.seats,
+    )
+    query = (
+        select(*grouped, func.count())
+        .outerjoin(per_case, per_case.c.instance_id == ProcessInstance.id)
         .outerjoin(SupervisionItem, SupervisionItem.instance_id == ProcessInstance.id)
-        .where(*conditions)
-    )  # fmt: skip
-    touches = {tuple(row) for row in session.execute(by_task)}
-    touches |= {(*row, None) for row in session.execute(by_home)}
-    return touches  # type: ignore[return-value]
+        .where(*closed)
+        .group_by(*grouped)
+    )
+    # The order of a case's seats in its text is the database's: equal sets are merged here.
+    inside = set(units)
+    groups: dict[tuple[str, int | None, frozenset[Seat]], int] = defaultdict(int)
+    for process_key, plan_item_id, home_unit_id, text, count in session.execute(query):
+        touched = frozenset(seat for seat in _seats(text) | {(home_unit_id, None)} if seat[0] in inside)
+        if touched:
+            groups[(process_key, plan_item_id, touched)] += count
+    return groups
 
 
 def _urge_groups(
@@ -302,38 +337,36 @@ def plan_dashboard(
         return items_by_process.get(process_key, [])
 
     whole_plan = own_unit_id is None  # a district's view has no totals beyond its own row
-    for process_key, plan_item_id, unit_id, path, department, bucket, count in _open_task_groups(
-        session, plan, items_by_process, ids, now, near_limit
+    units = _plan_units(session, plan)
+    for process_key, plan_item_id, unit_id, department, total, overdue, due_soon in _open_task_groups(
+        session, items_by_process, ids, now, near_limit
     ):
+        if unit_id not in units:
+            continue  # outside the plan's unit
         for item_id in items_of(process_key, plan_item_id):
-            matched = assigners[item_id].rows_of(unit_id, path, department)
+            matched = assigners[item_id].rows_of(unit_id, units[unit_id], department)
             for row in matched:
-                row.figures.add_tasks(bucket, count)
+                row.figures.add_open(total, overdue, due_soon)
             if whole_plan:
-                figures[item_id].totals.add_tasks(bucket, count)
+                figures[item_id].totals.add_open(total, overdue, due_soon)
                 if not matched:
-                    figures[item_id].other.add_tasks(bucket, count)
+                    figures[item_id].other.add_open(total, overdue, due_soon)
 
     # A case touching a row through several units (a district and a grassroots union below it) counts once.
-    row_cases: dict[int, set[int]] = defaultdict(set)  # id(RowFigures) → cases; the dataclass is not hashable
-    rows_by_id: dict[int, RowFigures] = {}
-    item_cases: dict[int, set[int]] = defaultdict(set)
-    item_matched: dict[int, set[int]] = defaultdict(set)
-    for instance_id, process_key, plan_item_id, unit_id, path, department in _completed_touches(
-        session, plan, items_by_process, ids, period
-    ):
+    for (process_key, plan_item_id, seats), count in _closed_case_groups(
+        session, items_by_process, ids, period, units
+    ).items():
         for item_id in items_of(process_key, plan_item_id):
-            item_cases[item_id].add(instance_id)
-            for row in assigners[item_id].rows_of(unit_id, path, department):
-                row_cases[id(row)].add(instance_id)
-                rows_by_id[id(row)] = row
-                item_matched[item_id].add(instance_id)
-    for key, cases in row_cases.items():
-        rows_by_id[key].figures.completed_cases = len(cases)
-    if whole_plan:
-        for item_id, cases in item_cases.items():
-            figures[item_id].totals.completed_cases = len(cases)
-            figures[item_id].other.completed_cases = len(cases - item_matched[item_id])
+            touched: dict[int, RowFigures] = {}  # id(RowFigures) → row; the dataclass is not hashable
+            for unit_id, department in seats:
+                found = assigners[item_id].rows_of(unit_id, units[unit_id], department)
+                touched.update((id(row), row) for row in found)
+            for row in touched.values():
+                row.figures.completed_cases += count
+            if whole_plan:
+                figures[item_id].totals.completed_cases += count
+                if not touched:
+                    figures[item_id].other.completed_cases += count
 
     for item_id, unit_id, department, count, last in _urge_groups(session, ids, period):
         row_figures = figures[item_id].row(unit_id, department)

@@ -3,8 +3,8 @@
 Who sees a matter is who may open its case (`routing.can_view_case`, as `queries.visible_case` applies it): the
 registering department (its tasks are in their lane), the lead and co-units (theirs too), the heads and province
 officials who oversee the owning department's processes in the subtree, and administrators of the subtree. The
-SQL only narrows the candidates to matters of the user's subtree or naming the user's unit; the permission
-function decides, on the task-index rows of all candidates loaded at once.
+SQL narrows the candidates to matters of the user's subtree or naming the user's unit, and decides with the SQL twin of
+the permission function (queries.viewable_cases), so the ledger is filtered, counted and paged by the database.
 
 A matter's light follows its deadline, like a task's (workflows.inbox): red once the deadline day is over, yellow
 when it falls within the near-due window, green otherwise; a closed or withdrawn matter has none.
@@ -12,29 +12,28 @@ when it falls within the near-due window, green otherwise; a closed or withdrawn
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from workflows.acting import principals_of
 from workflows.calendar import SHANGHAI
-from workflows.inbox import Light, due_light
+from workflows.inbox import Light, Page, clamp_page, due_light
 from workflows.models import (
     OrgUnit,
     ProcessInstance,
     SupervisionFeedback,
     SupervisionItem,
     SupervisionUnit,
-    TaskIndexEntry,
     User,
 )
 from workflows.models.plan import ResponsibilityRole
 from workflows.notifications import unit_label
-from workflows.routing import RoutingTable, can_view_case
+from workflows.queries import DEFAULT_PAGE_SIZE, viewable_cases
+from workflows.routing import RoutingTable
 from workflows.supervision.records import FINISHED, REPORT_KINDS, STATUS_LABELS
 
 
@@ -95,26 +94,16 @@ def _candidates(user: User, principals: Sequence[User]) -> ColumnElement[bool]:
     return or_(named, in_subtree)
 
 
-def ledger_rows(
-    session: Session,
-    user: User,
-    routing: RoutingTable,
-    wanted: LedgerFilter,
-    *,
-    now: datetime,
-    near_limit: datetime,
-) -> list[LedgerRow]:
-    """The matters `user` may see, filtered; open ones first by deadline, then finished ones newest first."""
-    principals = principals_of(session, user)
-    today = now.astimezone(SHANGHAI).date()
+def _ledger_query(
+    user: User, principals: Sequence[User], routing: RoutingTable, wanted: LedgerFilter, today: date, near_day: date
+) -> Select[SupervisionItem]:
+    """The matters `user` may see, filtered, in the ledger's order: open ones by deadline, then finished ones newest
+    first. Who may see a matter is decided in SQL (queries.viewable_cases, the twin of routing.can_view_case), so the
+    list is counted and paged by the database without loading any candidate's tasks (issue #9)."""
     query = (
         select(SupervisionItem)
         .join(ProcessInstance, ProcessInstance.id == SupervisionItem.instance_id)
-        .where(_candidates(user, principals))
-        .options(
-            selectinload(SupervisionItem.instance).selectinload(ProcessInstance.home_unit),
-            selectinload(SupervisionItem.units).selectinload(SupervisionUnit.org_unit),
-        )
+        .where(_candidates(user, principals), viewable_cases([user, *principals], routing))
         .order_by(
             case((SupervisionItem.status.in_(FINISHED), 1), else_=0),
             case((SupervisionItem.status.in_(FINISHED), -SupervisionItem.id), else_=0),
@@ -127,37 +116,27 @@ def ledger_rows(
     if wanted.plan_item_id is not None:
         query = query.where(SupervisionItem.plan_item_id == wanted.plan_item_id)
     if wanted.light is not None:
-        query = query.where(_light_condition(wanted.light, today, near_limit.astimezone(SHANGHAI).date()))
-    items = list(session.scalars(query))
-    if not items:
-        return []
-    instance_ids = [item.instance_id for item in items]
-    tasks: dict[int, list[TaskIndexEntry]] = defaultdict(list)
-    for entry in session.scalars(
-        select(TaskIndexEntry)
-        .where(TaskIndexEntry.instance_id.in_(instance_ids))
-        .options(selectinload(TaskIndexEntry.org_unit))
-    ):
-        tasks[entry.instance_id].append(entry)
-    viewers = [user, *principals]
-    visible = [
-        item
-        for item in items
-        if any(
-            can_view_case(
-                viewer,
-                item.instance.home_unit,
-                item.instance.process_key,
-                item.instance.started_by_id,
-                tasks[item.instance_id],
-                routing,
+        query = query.where(_light_condition(wanted.light, today, near_day))
+    return query
+
+
+def _rows(
+    session: Session, query: Select[SupervisionItem], today: date, now: datetime, near_limit: datetime
+) -> list[LedgerRow]:
+    items = list(
+        session.scalars(
+            query.options(
+                # The case number only: a list never reads (let alone deserializes) the engine state.
+                selectinload(SupervisionItem.instance).load_only(ProcessInstance.case_number),
+                selectinload(SupervisionItem.units)
+                .selectinload(SupervisionUnit.org_unit)
+                .selectinload(OrgUnit.departments),  # unit_label names the department
             )
-            for viewer in viewers
         )
-    ]
-    counts = feedback_summary(session, [item.id for item in visible])
+    )
+    counts = feedback_summary(session, [item.id for item in items])
     rows = []
-    for item in visible:
+    for item in items:
         count, last = counts.get(item.id, (0, None))
         finished = item.status in FINISHED or item.deadline is None
         rows.append(
@@ -172,6 +151,51 @@ def ledger_rows(
             )
         )
     return rows
+
+
+def ledger_rows(
+    session: Session,
+    user: User,
+    routing: RoutingTable,
+    wanted: LedgerFilter,
+    *,
+    now: datetime,
+    near_limit: datetime,
+) -> list[LedgerRow]:
+    """The matters `user` may see, filtered; open ones first by deadline, then finished ones newest first."""
+    today = now.astimezone(SHANGHAI).date()
+    query = _ledger_query(user, principals_of(session, user), routing, wanted, today,
+                          near_limit.astimezone(SHANGHAI).date())  # fmt: skip
+    return _rows(session, query, today, now, near_limit)
+
+
+def ledger_page(
+    session: Session,
+    user: User,
+    routing: RoutingTable,
+    wanted: LedgerFilter,
+    *,
+    now: datetime,
+    near_limit: datetime,
+    page: int = 1,
+    per_page: int = DEFAULT_PAGE_SIZE,
+) -> Page[LedgerRow]:
+    """One page of `ledger_rows` and how many matters there are in all (issue #9: a province-wide ledger runs to
+    thousands of matters)."""
+    page, per_page = clamp_page(page, per_page)
+    today = now.astimezone(SHANGHAI).date()
+    query = _ledger_query(user, principals_of(session, user), routing, wanted, today,
+                          near_limit.astimezone(SHANGHAI).date())  # fmt: skip
+    # The page's ids with the total beside each (one pass over the candidates, not a second one to count).
+    ids_query = query.with_only_columns(SupervisionItem.id, func.count().over()).limit(per_page)
+    found = session.execute(ids_query.offset((page - 1) * per_page)).all()
+    if found:
+        total = found[0][1]
+    else:  # past the last page
+        total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    rows = _rows(session, query.where(SupervisionItem.id.in_([item_id for item_id, _total in found])), today, now,
+                 near_limit)  # fmt: skip
+    return Page(rows, total, page, per_page)
 
 
 def unit_names(item: SupervisionItem, role: ResponsibilityRole) -> list[str]:
