@@ -13,14 +13,12 @@ every step is kept. Cost is flat when the per-step time and the state size do no
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import platform
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Engine, Table, func, insert, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from bench.http_roundtrip import database  # noqa: E402
 from bench.roundtrip import STEPS  # noqa: E402
 from tests.workflow_helpers import intake  # noqa: E402
 from workflows.db import Base, make_engine  # noqa: E402
@@ -127,21 +126,6 @@ def fill(engine: Engine, templates: list[int], target: int) -> None:
         connection.exec_driver_sql("ANALYZE")
 
 
-@contextlib.contextmanager
-def database(workdir: Path, postgres: bool) -> Iterator[str]:
-    if not postgres:
-        yield f"sqlite:///{workdir / 'growth.db'}"
-        return
-    import psycopg
-
-    from tests.postgres_server import throwaway_postgres
-
-    with throwaway_postgres(durable=True) as base:
-        with psycopg.connect(base.replace("+psycopg", "") + "/postgres", autocommit=True) as admin:
-            admin.execute("CREATE DATABASE growth")
-        yield f"{base}/growth"
-
-
 def measure(engine: Engine, cases: int, serial: int) -> dict[str, Any]:
     by_step: list[list[float]] = [[] for _ in range(len(STEPS) + 1)]
     ids = []
@@ -171,7 +155,7 @@ def main() -> None:
     kind = "PostgreSQL (durable)" if args.postgres else "SQLite file"
     print(f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, {kind}")
     results = []
-    with tempfile.TemporaryDirectory() as tmp, database(Path(tmp), args.postgres) as url:
+    with tempfile.TemporaryDirectory() as tmp, database(Path(tmp), args.postgres, "growth") as url:
         engine = make_engine(url)
         Base.metadata.create_all(engine)
         with Session(engine) as db, db.begin():

@@ -117,18 +117,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def database(workdir: Path, postgres: bool) -> Iterator[str]:
+def database(workdir: Path, postgres: bool, name: str = "bench") -> Iterator[str]:
+    """A SQLite file in `workdir`, or a database on a throwaway PostgreSQL server with durable commits."""
     if not postgres:
-        yield f"sqlite:///{workdir / 'bench.db'}"
+        yield f"sqlite:///{workdir / f'{name}.db'}"
         return
-    import psycopg
-
-    from tests.postgres_server import throwaway_postgres
+    from tests.postgres_server import create_database, throwaway_postgres
 
     with throwaway_postgres(durable=True) as base:
-        with psycopg.connect(base.replace("+psycopg", "") + "/postgres", autocommit=True) as admin:
-            admin.execute("CREATE DATABASE bench")
-        yield f"{base}/bench"
+        yield create_database(base, name)
 
 
 @contextlib.contextmanager
