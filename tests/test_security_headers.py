@@ -37,7 +37,7 @@ from workflows.tokens import create_token
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "webapp" / "templates"
 # Rendered only into the PDF by WeasyPrint, never served to a browser: its inline <style> is outside the CSP.
-PDF_ONLY_TEMPLATES = {"record/record.html"}
+PDF_ONLY_TEMPLATES = {"record/record.html", "aid/documents/roster.html"}  # laid out by WeasyPrint, never served
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
 EXPECTED = {

@@ -92,8 +92,13 @@ class PitchTable:
             f"<path d='{''.join(paths)}' stroke='{self.rule_colour}' stroke-width='{self.rule_width}'/></svg>"
         )
 
-    @property
-    def style(self) -> str:
-        """The table's inline style: its width in `ch` and the column rules as a `data:` background."""
+    def stylesheet(self, selector: str) -> str:
+        """CSS for the table at `selector`: its width in `ch`, its columns' widths, the column rules as a `data:`
+        background. A style sheet rather than `style` attributes, which the pages' CSP rule forbids everywhere."""
         uri = "data:image/svg+xml," + quote(self.rules_svg(), safe="")
-        return f'width: {self.pitch}ch; background: url("{uri}") no-repeat 0 0 / 100% 100%'
+        rules = [f'{selector} {{ width: {self.pitch}ch; background: url("{uri}") no-repeat 0 0 / 100% 100%; }}']
+        rules += [
+            f"{selector} col:nth-child({number}) {{ width: {column.pitch}ch; }}"
+            for number, column in enumerate(self.columns, start=1)
+        ]
+        return "\n".join(rules)

@@ -37,9 +37,10 @@ from workflows.db import utcnow
 from workflows.errors import NotFound, OperationRefused, PermissionDenied
 from workflows.inbox import near_due_limit
 from workflows.models import Plan, PlanItem, Role, TaskIndexEntry, User
-from workflows.plans.dashboard import LIGHT_LABELS, plan_dashboard, row_progress
+from workflows.plans.dashboard import LIGHT_LABELS, plan_dashboard
 from workflows.plans.drilldown import RowTask, row_cases, row_tasks, supervised_matters, urge_history
 from workflows.plans.ledger import Ledger, plan_ledger, quantity
+from workflows.plans.metrics import row_progress
 from workflows.plans.periods import Period, PeriodError, parse_period
 from workflows.plans.responsibility import (
     ROLE_LABELS,

@@ -13,7 +13,6 @@ lists as `earlier`; nothing here touches the database.
 
 from __future__ import annotations
 
-import calendar
 import io
 import re
 import unicodedata
@@ -28,6 +27,7 @@ import openpyxl
 from openpyxl.utils import get_column_letter
 
 from forms import identity
+from workflows.aid.names_dates import NAME_DOTS, add_months, name_problem, parse_date, years_between
 from workflows.tabular import Table, TableError, TableLimits, read_table, write_xlsx
 
 # 人社部发〔2016〕32号 (domain.md §2.a [R61]): 内部退养 is for workers within 5 years of their statutory retirement.
@@ -123,46 +123,6 @@ class ListRejected(ValueError):
         return "\n".join(lines)
 
 
-_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-_NAME = re.compile(f"[{_HAN}]+(·[{_HAN}]+)*")
-_NAME_DOTS = str.maketrans({"•": "·", "・": "·", "‧": "·", "∙": "·", ".": "·", "．": "·"})
-_DATES = (
-    re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})(?:[ T]0{1,2}:00(?::00)?)?"),  # also a database's "… 00:00:00"
-    re.compile(r"(\d{4})()年(\d{1,2})月(\d{1,2})日"),
-    re.compile(r"(\d{4})()(\d{2})(\d{2})"),  # 20170901, as HR database extracts write dates
-)
-
-
-def _name_problem(name: str) -> str | None:
-    if not _NAME.fullmatch(name):
-        return "只能包含汉字和间隔号“·”"
-    return None if 2 <= len(name) <= 20 else "应为 2 至 20 个字"
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day `months` later; the 31st becomes the month's last day."""
-    month0 = day.month - 1 + months
-    year, month = day.year + month0 // 12, month0 % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def _years_between(earlier: date, later: date) -> int:
-    """Whole years from `earlier` to `later` (an age)."""
-    return later.year - earlier.year - ((later.month, later.day) < (earlier.month, earlier.day))
-
-
-def parse_date(text: str) -> date:
-    """2017-09-01, 2017/9/1, 2017.09.01, 2017年9月1日 or 20170901 (tabular gives Excel dates as ISO text);
-    raises ValueError with the reason otherwise."""
-    for pattern in _DATES:
-        if found := pattern.fullmatch(text):
-            try:
-                return date(int(found[1]), int(found[3]), int(found[4]))
-            except ValueError:
-                raise ValueError("日期不存在") from None
-    raise ValueError("格式不正确，应为 2017-09-01 这样的日期")
-
-
 class _Row:
     """The checks of one row; `problems` collects them in the order they are found."""
 
@@ -205,7 +165,7 @@ class _Row:
         if placement is PlacementType.INTERNAL_RETIREMENT:
             start, retire = dates[IR_START], dates[STATUTORY]
             low, high = STATUTORY_RETIREMENT_AGES
-            if born and retire and not low <= _years_between(born, retire) <= high:
+            if born and retire and not low <= years_between(born, retire) <= high:
                 self.problem(STATUTORY, f"按身份证号出生日期计算，退休时年龄不在 {low} 至 {high} 岁之间，请核对")
             if start and retire and start >= retire:
                 self.problem(IR_START, "应早于法定退休日期")
@@ -227,7 +187,7 @@ class _Row:
                 # Seed 000 item 9: bought-out workers are aided only within the unemployment-insurance period.
                 self.problem(UI_END, f"早于 {self.year} 年，失业保险期已满，不属于买断职工援助对象")
         placed = dates[own[0]]  # the placement date: 内退起始日期 or 买断日期
-        if born and placed and _years_between(born, placed) < MIN_WORKING_AGE:
+        if born and placed and years_between(born, placed) < MIN_WORKING_AGE:
             self.problem(own[0], f"按身份证号出生日期计算，职工当时未满 {MIN_WORKING_AGE} 周岁，请核对")
 
 
@@ -236,7 +196,7 @@ def _max_length(limit: int) -> Callable[[str], str | None]:
 
 
 _CELL_CHECKS: dict[str, Callable[[str], str | None]] = {
-    NAME: _name_problem,
+    NAME: name_problem,
     RESIDENT_ID: identity.resident_id_problem,
     ENTERPRISE: _max_length(100),
     USCC: identity.uscc_problem,
@@ -362,7 +322,7 @@ def _normalised(values: Mapping[str, str]) -> dict[str, str]:
     """Full-width digits and letters (typed with a Chinese input method) as ASCII, IDs and codes upper-case, no
     blanks inside card and mobile numbers (printed in groups of four) or names ("张　三" aligned with a blank)."""
     clean = dict(values)
-    clean[NAME] = "".join(values[NAME].split()).translate(_NAME_DOTS)
+    clean[NAME] = "".join(values[NAME].split()).translate(NAME_DOTS)
     for column in (RESIDENT_ID, USCC, MOBILE, CARD, *DATE_COLUMNS):
         clean[column] = unicodedata.normalize("NFKC", values[column]).upper()
     for column in (MOBILE, CARD):

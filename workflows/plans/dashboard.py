@@ -43,7 +43,7 @@ from workflows.models import (
     TaskIndexEntry,
     TaskStatus,
 )
-from workflows.plans.metrics import TargetProgress, target_progress
+from workflows.plans.metrics import TargetProgress, row_progress, target_progress
 from workflows.plans.periods import Period
 from workflows.plans.responsibility import LinkedProcess, ResponsibleRow, linked_processes, plan_items, responsible_rows
 
@@ -392,17 +392,3 @@ def plan_dashboard(
             for row_figures in item_figures.rows:
                 row_figures.targets = row_progress(session, plan, item, row_figures.row, period)
     return PlanDashboard(plan, period, now, near_limit, [figures[item.id] for item in items])
-
-
-def row_progress(
-    session: Session, plan: Plan, item: PlanItem, row: ResponsibleRow, period: Period
-) -> list[TargetProgress]:
-    """A unit's own progress on the item's targets that have live data, within its subtree; none for a department
-    (the item's progress is the plan unit's)."""
-    if not row.covers_subtree:
-        return []
-    return [
-        target_progress(session, target, period, row.org_unit, plan.issuing_unit_id)
-        for target in item.targets
-        if target.metric
-    ]

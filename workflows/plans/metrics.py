@@ -25,6 +25,8 @@ from workflows.models import (
     HonourNomination,
     OrgUnit,
     PaymentStatus,
+    Plan,
+    PlanItem,
     PlanTarget,
     PolicyParameter,
     ProcessInstance,
@@ -34,6 +36,7 @@ from workflows.models import (
     StudioFunding,
 )
 from workflows.plans.periods import Period
+from workflows.plans.responsibility import ResponsibleRow
 
 FEN = Decimal("0.01")
 VERIFIED = ("属实", "基本属实")  # workflows.policy.hazard.VERIFICATION_RESULTS less 不属实
@@ -236,3 +239,17 @@ def target_progress(
     if value is not None and goal is not None and goal.value > 0:
         percent = (value * 100 / goal.value).quantize(Decimal("0.1"))
     return TargetProgress(target, value, goal, percent)
+
+
+def row_progress(
+    session: Session, plan: Plan, item: PlanItem, row: ResponsibleRow, period: Period
+) -> list[TargetProgress]:
+    """A unit's own progress on the item's targets that have live data, within its subtree; none for a department
+    (the item's progress is the plan unit's)."""
+    if not row.covers_subtree:
+        return []
+    return [
+        target_progress(session, target, period, row.org_unit, plan.issuing_unit_id)
+        for target in item.targets
+        if target.metric
+    ]
