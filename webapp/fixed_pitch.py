@@ -94,9 +94,10 @@ class PitchTable:
 
     def stylesheet(self, selector: str) -> str:
         """CSS for the table at `selector`: its width in `ch`, its columns' widths, the column rules as a `data:`
-        background. A style sheet rather than `style` attributes, which the pages' CSP rule forbids everywhere."""
+        background. A style sheet rather than `style` attributes, which the pages' CSP rule forbids everywhere; free of
+        the characters HTML escaping changes, so a template emits it as it is."""
         uri = "data:image/svg+xml," + quote(self.rules_svg(), safe="")
-        rules = [f'{selector} {{ width: {self.pitch}ch; background: url("{uri}") no-repeat 0 0 / 100% 100%; }}']
+        rules = [f'{selector} {{ width: {self.pitch}ch; background: url({uri}) no-repeat 0 0 / 100% 100%; }}']
         rules += [
             f"{selector} col:nth-child({number}) {{ width: {column.pitch}ch; }}"
             for number, column in enumerate(self.columns, start=1)
