@@ -30,12 +30,11 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from bench.http_roundtrip import database  # noqa: E402
 from bench.roundtrip import STEPS  # noqa: E402
-from tests.workflow_helpers import intake  # noqa: E402
+from bench.roundtrip import run_case as service_case  # noqa: E402
 from workflows.db import Base, make_engine  # noqa: E402
 from workflows.demo import seed_demo  # noqa: E402
 from workflows.engine.deployment import deploy_paths  # noqa: E402
-from workflows.models import ProcessInstance, TaskIndexEntry, TaskStatus, User  # noqa: E402
-from workflows.operations import complete_task, start_case  # noqa: E402
+from workflows.models import ProcessInstance  # noqa: E402
 from workflows.policy.parameters import seed_policy_parameters  # noqa: E402
 from workflows.routing import BPMN_DIR, load_routing  # noqa: E402
 
@@ -44,29 +43,7 @@ ROUTING = load_routing()
 
 
 def run_case(engine: Engine, serial: int, steps: int = len(STEPS)) -> tuple[int, list[float]]:
-    """A hazard case started and taken `steps` steps, one transaction each; returns its id and each step's time."""
-    timings = []
-    started = time.perf_counter()
-    with Session(engine) as db, db.begin():
-        starter = db.scalar(select(User).where(User.username == "ganjingzi1"))
-        assert starter is not None
-        case_id = start_case(db, starter, "hazard_report", intake(location=f"{serial}号车间"), routing=ROUTING).id
-    timings.append(time.perf_counter() - started)
-    for username, bpmn_id, data in STEPS[:steps]:
-        started = time.perf_counter()
-        with Session(engine) as db, db.begin():
-            actor = db.scalar(select(User).where(User.username == username))
-            task_id = db.scalar(
-                select(TaskIndexEntry.task_id).where(
-                    TaskIndexEntry.instance_id == case_id,
-                    TaskIndexEntry.bpmn_id == bpmn_id,
-                    TaskIndexEntry.status == TaskStatus.READY.value,
-                )
-            )
-            assert actor is not None and task_id is not None
-            complete_task(db, actor, case_id, task_id, data, routing=ROUTING)
-        timings.append(time.perf_counter() - started)
-    return case_id, timings
+    return service_case(engine, ROUTING, location=f"{serial}号车间", steps=steps)
 
 
 def _dependent_tables() -> list[Table]:
