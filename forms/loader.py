@@ -68,8 +68,7 @@ def load_form(reference: str, forms_dir: Path | None = None) -> FormDefinition:
     # References come from BPMN files, which may be uploaded: never let one climb out of the forms folder.
     if not name or name in (".", "..") or "/" in name or "\\" in name:
         raise FormNotFound(f"表单引用无效：{reference!r}")
-    schema_path = (directory / f"{name}{SCHEMA_SUFFIX}").resolve()
-    ui_path = (directory / f"{name}{UI_SCHEMA_SUFFIX}").resolve()
+    schema_path, ui_path = _paths(directory, name)
     try:
         schema_mtime = schema_path.stat().st_mtime_ns
     except FileNotFoundError:
@@ -84,6 +83,12 @@ def list_forms(forms_dir: Path | None = None) -> list[str]:
     """Names of all forms in the directory, sorted."""
     directory = forms_dir if forms_dir is not None else FORMS_DIR
     return sorted(path.name[: -len(SCHEMA_SUFFIX)] for path in directory.glob(f"*{SCHEMA_SUFFIX}"))
+
+
+@lru_cache(maxsize=256)
+def _paths(directory: Path, name: str) -> tuple[Path, Path]:
+    # Resolving walks every path component (a system call each); a form's files do not move while the server runs.
+    return (directory / f"{name}{SCHEMA_SUFFIX}").resolve(), (directory / f"{name}{UI_SCHEMA_SUFFIX}").resolve()
 
 
 @lru_cache(maxsize=256)

@@ -24,7 +24,7 @@ from workflows.errors import NotFound
 from workflows.handover import transfer_task
 from workflows.models import Level, Notification, NotificationKind, ProcessInstance, TaskIndexEntry, User
 from workflows.notification_centre import mark_all_read, mark_read, notification_page, unread_count
-from workflows.notifications import task_recipients
+from workflows.notifications import task_recipient_ids
 from workflows.operations import claim_task
 from workflows.reminders import send_due_reminders, urge_task
 from workflows.rollback import return_task
@@ -189,7 +189,7 @@ def test_a_timer_that_opens_a_step_tells_its_workers(world: Session) -> None:
     before = last_id(world)
     assert timers.fire_due_timers(world, utcnow() + timedelta(days=5)) == 1
     escalation = open_task(world, case, "escalate_overdue")
-    expected = sorted((u.username, "task") for u in task_recipients(world, escalation))
+    expected = sorted((world.get(User, user_id).username, "task") for user_id in task_recipient_ids(world, escalation))
     assert expected and told(world, since=before) == expected
 
 

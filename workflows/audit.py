@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, text
+from sqlalchemy import CursorResult, Table, insert, select, text
 from sqlalchemy.orm import Session
 
 from forms import canonical_json
@@ -37,6 +37,16 @@ def event_hash(
 
 
 _CHAIN_TAIL = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)  # built once: read at every step
+# Core (issue #9): an ORM object per event cost a flush's bookkeeping at every step, for a row nobody reads back.
+_APPEND = insert(cast(Table, AuditEvent.__table__))
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    id: int
+    occurred_at: datetime
+    prev_hash: str
+    hash: str
 
 
 def record_event(
@@ -47,7 +57,7 @@ def record_event(
     payload: dict[str, Any] | None = None,
     *,
     actor_id: int | None = None,
-) -> AuditEvent:
+) -> RecordedEvent:
     """Append one event. Call it inside the transaction of the change it records, after that change's writes.
 
     On SQLite the transaction's earlier writes hold the single write lock, so the last hash read here cannot
@@ -59,19 +69,23 @@ def record_event(
     prev = session.scalar(_CHAIN_TAIL) or GENESIS_HASH
     occurred_at = utcnow()
     payload_json = canonical_json(payload or {})
-    event = AuditEvent(
-        occurred_at=occurred_at,
-        actor_id=actor_id,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        payload=payload_json,
-        prev_hash=prev,
-        hash=event_hash(prev, occurred_at, actor_id, action, object_type, str(object_id), payload_json),
+    digest = event_hash(prev, occurred_at, actor_id, action, object_type, str(object_id), payload_json)
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]  # an INSERT's result
+        _APPEND,
+        {
+            "occurred_at": occurred_at,
+            "actor_id": actor_id,
+            "action": action,
+            "object_type": object_type,
+            "object_id": str(object_id),
+            "payload": payload_json,
+            "prev_hash": prev,
+            "hash": digest,
+        },
     )
-    session.add(event)
-    session.flush()
-    return event
+    key = result.inserted_primary_key
+    assert key is not None
+    return RecordedEvent(int(key[0]), occurred_at, prev, digest)
 
 
 @dataclass(frozen=True)

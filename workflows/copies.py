@@ -101,7 +101,7 @@ def copy_case(
     said = f"{user.display_name}抄送：{note}" if note else f"{user.display_name}抄送"
     notify(
         session,
-        wanted.values(),
+        [recipient.id for recipient in wanted.values()],
         NotificationKind.COPIED,
         f"抄送：{case_line(instance)}",
         said,

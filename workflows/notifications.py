@@ -5,12 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Protocol, cast
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.orm import Session
 
 from workflows.db import utcnow
-from workflows.models import Notification, NotificationKind, OrgUnit, ProcessInstance, Role, TaskIndexEntry, User
+from workflows.models import (
+    Department,
+    Notification,
+    NotificationKind,
+    OrgUnit,
+    ProcessInstance,
+    Role,
+    User,
+)
 
 MAX_BODY_LENGTH = 500
 
@@ -21,16 +30,16 @@ TASK_TITLES: dict[NotificationKind, str] = {
 }
 
 
-def unit_recipients(session: Session, org_unit_id: int, department_code: str | None) -> list[User]:
+def unit_recipient_ids(session: Session, org_unit_id: int, department_code: str | None) -> list[int]:
     """Everyone who works a queue: the active officials and heads of the unit (and department, if it has one)."""
-    users = session.scalars(_QUEUE_WORKERS, {"org_unit_id": org_unit_id})
-    return [user for user in users if department_code in (None, user.department_code)]
+    workers = session.execute(_QUEUE_WORKERS, {"org_unit_id": org_unit_id})
+    return [user_id for user_id, code in workers if department_code in (None, code)]
 
 
-# Built once (issue #9): every new task asks it.
+# Built once (issue #9): every new task asks it. Ids only: notifying needs no user objects.
 _QUEUE_WORKERS = (
-    select(User)
-    .options(joinedload(User.department))
+    select(User.id, Department.code)
+    .outerjoin(Department, Department.id == User.department_id)
     .where(
         User.org_unit_id == bindparam("org_unit_id"),
         User.active.is_(True),
@@ -38,20 +47,39 @@ _QUEUE_WORKERS = (
     )
     .order_by(User.id)
 )
+_ACTIVE = select(User.id).where(User.id == bindparam("user_id"), User.active.is_(True))
 
 
-def task_recipients(session: Session, entry: TaskIndexEntry) -> list[User]:
+class QueuedTask(Protocol):
+    """What telling a task's workers needs: a task-index row, or task_index.NewWork before it is loaded."""
+
+    @property
+    def instance_id(self) -> int: ...
+    @property
+    def task_id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def org_unit_id(self) -> int: ...
+    @property
+    def department_code(self) -> str | None: ...
+    @property
+    def claimed_by_id(self) -> int | None: ...
+    @property
+    def assigned_to_id(self) -> int | None: ...
+
+
+def task_recipient_ids(session: Session, entry: QueuedTask) -> list[int]:
     """The holder of an open task, or, while it sits unclaimed in a department queue, everyone who works it."""
     holder_id = entry.assigned_to_id or entry.claimed_by_id
     if holder_id is not None:
-        holder = session.get(User, holder_id)
-        return [holder] if holder is not None and holder.active else []
-    return unit_recipients(session, entry.org_unit_id, entry.department_code)
+        return list(session.scalars(_ACTIVE, {"user_id": holder_id}))
+    return unit_recipient_ids(session, entry.org_unit_id, entry.department_code)
 
 
 def notify(
     session: Session,
-    recipients: Iterable[User],
+    recipient_ids: Iterable[int],
     kind: NotificationKind,
     title: str,
     body: str = "",
@@ -68,12 +96,12 @@ def notify(
     """
     now = utcnow()
     told: list[int] = []
-    for user in recipients:
-        if user.id not in told and (exclude is None or user.id != exclude.id):
-            told.append(user.id)
+    for user_id in recipient_ids:
+        if user_id not in told and (exclude is None or user_id != exclude.id):
+            told.append(user_id)
     if told:
         session.execute(
-            insert(Notification),
+            _NOTIFICATIONS,
             [
                 {
                     "recipient_id": user_id,
@@ -92,9 +120,13 @@ def notify(
     return told
 
 
+# Core: no ORM bulk-insert bookkeeping for rows nobody loads here.
+_NOTIFICATIONS = insert(cast(Table, Notification.__table__))
+
+
 def notify_task(
     session: Session,
-    entry: TaskIndexEntry,
+    entry: QueuedTask,
     kind: NotificationKind,
     title: str,
     body: str = "",
@@ -104,7 +136,7 @@ def notify_task(
     """Tell whoever works an open task about it (new, urged, returned, due soon, overdue)."""
     return notify(
         session,
-        task_recipients(session, entry),
+        task_recipient_ids(session, entry),
         kind,
         title,
         body,
@@ -120,12 +152,6 @@ def unit_label(unit: OrgUnit, department_code: str | None) -> str:
     return f"{unit.name}{department.name}" if department else unit.name
 
 
-def recipients_by_id(session: Session, user_ids: Sequence[int]) -> list[User]:
-    if not user_ids:
-        return []
-    return list(session.scalars(select(User).where(User.id.in_(user_ids), User.active.is_(True)).order_by(User.id)))
-
-
 def case_line(instance: ProcessInstance) -> str:
     """“AQ-2026-000012 大连海昌机械制造有限公司：三号车间东侧配电箱”: what a notification body starts with."""
     return f"{instance.case_number or ''} {instance.title}".strip()
@@ -134,7 +160,7 @@ def case_line(instance: ProcessInstance) -> str:
 def notify_new_tasks(
     session: Session,
     instance: ProcessInstance,
-    entries: Iterable[TaskIndexEntry],
+    entries: Iterable[QueuedTask],
     kind: NotificationKind = NotificationKind.TASK,
     *,
     exclude: User | None = None,

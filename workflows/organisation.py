@@ -10,10 +10,10 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal, select
 from sqlalchemy.orm import Session
 
-from workflows.models.org import DEPARTMENTS, Department, Level, OrgUnit, Role, UnitKind, User
+from workflows.models.org import DEPARTMENTS, LEVEL_OF_KIND, Department, Level, OrgUnit, Role, UnitKind, User
 from workflows.passwords import check_password, hash_password
 
 MIN_PASSWORD_LENGTH = 8
@@ -79,6 +79,7 @@ def _place(session: Session, unit: OrgUnit, parent: OrgUnit | None) -> None:
         return
     unit.path = new_path
     session.info.pop(_ANCESTORS, None)
+    session.info.pop(_LEVELS_UP, None)
     # "/" is the column default of a unit never placed; only a real move has a subtree to carry along.
     if old_path and old_path != "/":
         descendants = session.scalars(select(OrgUnit).where(OrgUnit.path.startswith(old_path), OrgUnit.id != unit.id))
@@ -165,14 +166,38 @@ def ancestor_of_level_by_id(session: Session, unit_id: int, level: Level) -> Org
     return None
 
 
-_ANCESTORS = "unit_ancestors"
+def ancestor_id_of_level(session: Session, unit_id: int, level: Level) -> int | None:
+    """The id of the nearest unit at `level` on the way up from `unit_id` (itself included), without loading units.
+
+    Routing asks it for every lane at every step of a case: one Core query up the parent links, remembered for the
+    session (issue #9: two ORM queries per step before). A session is one request; moving a unit forgets it.
+    """
+    cache: dict[int, list[tuple[int, Level]]] = session.info.setdefault(_LEVELS_UP, {})
+    found = cache.get(unit_id)
+    if found is None:
+        found = cache[unit_id] = [
+            (ancestor_id, LEVEL_OF_KIND[UnitKind(kind)]) for ancestor_id, kind in session.execute(_UP, {"id": unit_id})
+        ]
+    return next((ancestor_id for ancestor_id, ancestor_level in found if ancestor_level == level), None)
+
+
+_ANCESTORS, _LEVELS_UP = "unit_ancestors", "unit_levels_up"
 _UNITS_BY_ID = select(OrgUnit).where(OrgUnit.id.in_(bindparam("ids", expanding=True)))
+_UNIT_TABLE = OrgUnit.__table__
+_CHAIN = select(_UNIT_TABLE.c.id, _UNIT_TABLE.c.parent_id, _UNIT_TABLE.c.kind, literal(0).label("depth")).where(
+    _UNIT_TABLE.c.id == bindparam("id")
+).cte("chain", recursive=True)
+_CHAIN = _CHAIN.union_all(
+    select(_UNIT_TABLE.c.id, _UNIT_TABLE.c.parent_id, _UNIT_TABLE.c.kind, _CHAIN.c.depth + 1).where(
+        _UNIT_TABLE.c.id == _CHAIN.c.parent_id
+    )
+)
+_UP = select(_CHAIN.c.id, _CHAIN.c.kind).order_by(_CHAIN.c.depth)  # the unit first, then up to the root
 
 
 def ancestors(session: Session, unit_id: int) -> list[OrgUnit]:
     """The unit's ancestors from the root down, itself last: one query, then remembered for the session.
 
-    Routing asks for them once per lane at every step of a case (issue #9: a query each time was a tenth of a step).
     A session is one request; moving a unit forgets them (`_place`).
     """
     cache: dict[int, list[OrgUnit]] = session.info.setdefault(_ANCESTORS, {})

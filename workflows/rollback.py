@@ -7,16 +7,17 @@ already written stay on the record; a withdrawn one is marked, a return is a 流
 
 from __future__ import annotations
 
-from contextlib import suppress
 from datetime import datetime
+from typing import cast
 
 from SpiffWorkflow.bpmn.specs.defaults import InclusiveGateway, ParallelGateway
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 import forms
@@ -62,10 +63,14 @@ def record_opening(session: Session, instance_id: int, task_id: str, user: User)
     exists = session.scalar(_OPENING, {"task_id": task_id, "user_id": user.id})
     if exists is not None:
         return
-    # Two requests of the same person may open the task at once; the unique key keeps one row, the other
-    # request's insert is rolled back to its savepoint and the opening stands as recorded.
-    with suppress(IntegrityError), session.begin_nested():
-        session.add(TaskOpening(instance_id=instance_id, task_id=task_id, user_id=user.id))
+    # Two requests of the same person may open the task at once; the unique key keeps one row and the other
+    # request's insert does nothing (rather than a savepoint to roll back to: issue #9, every claim opens a task).
+    dialect = session.get_bind().dialect.name
+    add = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        add(cast(Table, TaskOpening.__table__)).on_conflict_do_nothing(index_elements=["task_id", "user_id"]),
+        {"instance_id": instance_id, "task_id": task_id, "user_id": user.id, "opened_at": utcnow()},
+    )
 
 
 def note_opened(session: Session, entry: TaskIndexEntry, authority: Authority) -> None:

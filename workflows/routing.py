@@ -18,7 +18,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy.orm import Session
 
 from workflows.models import Level, OrgUnit, Role, TaskStatus, User
-from workflows.organisation import ancestor_of_level_by_id
+from workflows.organisation import ancestor_id_of_level
 
 BPMN_DIR = Path(os.environ.get("UNIONFLOW_BPMN_DIR", Path(__file__).resolve().parent.parent / "bpmn"))
 
@@ -98,16 +98,16 @@ def load_routing(path: Path = BPMN_DIR / "routing.json") -> RoutingTable:
     return parse_routing(json.loads(path.read_text(encoding="utf-8")))
 
 
-def resolve_unit(session: Session, role: LaneRole, home_unit_id: int) -> OrgUnit:
-    """The concrete unit that holds a task of `role` in a case whose home unit is `home_unit_id`."""
+def resolve_unit_id(session: Session, role: LaneRole, home_unit_id: int) -> int:
+    """The id of the unit that holds a task of `role` in a case whose home unit is `home_unit_id`."""
     if role.level is None:
         raise RoutingError(f"泳道“{role.lane}”的办理单位由任务的 orgUnit 指定，任务缺少该属性")
-    unit = ancestor_of_level_by_id(session, home_unit_id, role.level)
-    if unit is None:
+    unit_id = ancestor_id_of_level(session, home_unit_id, role.level)
+    if unit_id is None:
         home_unit = session.get(OrgUnit, home_unit_id)
         name = home_unit.name if home_unit else home_unit_id
         raise RoutingError(f"案件所属单位“{name}”没有对应“{role.lane}”的{role.level.value}级单位")
-    return unit
+    return unit_id
 
 
 class Action(StrEnum):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
@@ -15,8 +15,9 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, select
+from sqlalchemy import CursorResult, Table, bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 import forms
@@ -24,6 +25,7 @@ from workflows.acting import Authority, authority_on
 from workflows.db import utcnow
 from workflows.engine.deployment import FORM_PROPERTY, properties
 from workflows.engine.runtime import load_workflow, store_workflow
+from workflows.engine.serializer import SERIALIZER_VERSION, dump_workflow
 from workflows.errors import CaseChanged, NotFound, PermissionDenied, TaskAlreadyClaimed, TaskAlreadyHandled
 from workflows.models import (
     ApprovalStep,
@@ -36,7 +38,7 @@ from workflows.models import (
 )
 from workflows.notifications import notify_new_tasks
 from workflows.routing import Action, RoutingTable
-from workflows.task_index import CLAIMED_BY, COMPLETED_BY, assign_named_signers, rebuild_index
+from workflows.task_index import CLAIMED_BY, COMPLETED_BY, NewWork, assign_named_signers, rebuild_index
 
 DECISION_PROPERTY = "decisionField"
 
@@ -61,7 +63,7 @@ def store_case(
     notify_kind: NotificationKind | None = NotificationKind.TASK,
     actor: User | None = None,
     note: str = "",
-) -> list[TaskIndexEntry]:
+) -> list[NewWork]:
     """Save the engine state, bump the optimistic-lock version and rebuild the task index; flushes.
 
     Whoever the change gave work to is told (issue #8): `notify_kind` says why (新待办, or 退回 with the reason in
@@ -76,16 +78,50 @@ def store_case(
 
 
 def _save_state(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
-    store_workflow(instance, workflow)
-    instance.updated_at = utcnow()
-    if workflow.is_completed():
-        instance.status = InstanceStatus.COMPLETED.value
-        instance.completed_at = instance.updated_at
-    try:
-        # The instance UPDATE goes first so a lost race surfaces before any other row is written.
-        session.flush()
-    except StaleDataError as exc:
-        raise CaseChanged() from exc
+    """Write the engine state, bumping the case's optimistic-lock version; CaseChanged if another change won.
+
+    The instance UPDATE goes first so a lost race surfaces before any other row is written. A case loaded unchanged
+    (every step) is saved by one Core UPDATE checking the version, and the object takes the written values as
+    loaded (issue #9: the ORM flush of the row cost more than the statement); a new or otherwise edited case is
+    flushed by the ORM as usual.
+    """
+    now = utcnow()
+    completed = workflow.is_completed()
+    if instance in session.new or session.is_modified(instance):
+        store_workflow(instance, workflow)
+        instance.updated_at = now
+        if completed:
+            instance.status = InstanceStatus.COMPLETED.value
+            instance.completed_at = now
+        try:
+            session.flush()
+        except StaleDataError as exc:
+            raise CaseChanged() from exc
+        return
+    values = {
+        "state": dump_workflow(workflow),
+        "serializer_version": SERIALIZER_VERSION,
+        "updated_at": now,
+        "status": InstanceStatus.COMPLETED.value if completed else instance.status,
+        "completed_at": now if completed else instance.completed_at,
+        "version": instance.version + 1,
+    }
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]  # an UPDATE's result
+        _SAVE_STATE, {"instance_id": instance.id, "seen_version": instance.version, **values}
+    )
+    if result.rowcount != 1:
+        raise CaseChanged()
+    for key, value in values.items():
+        set_committed_value(instance, key, value)
+
+
+_INSTANCES = cast(Table, ProcessInstance.__table__)
+_SAVE_STATE = (
+    update(_INSTANCES)
+    .where(_INSTANCES.c.id == bindparam("instance_id"), _INSTANCES.c.version == bindparam("seen_version"))
+    .values({key: bindparam(key) for key in ("state", "serializer_version", "updated_at", "status", "completed_at",
+                                             "version")})
+)  # fmt: skip
 
 
 def store_holder(session: Session, loaded: LoadedTask, holder_id: int | None) -> None:

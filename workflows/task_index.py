@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, Protocol, cast
 from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -17,13 +17,14 @@ from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from workflows.calendar import add_working_days
 from workflows.engine.deployment import DEPARTMENT_PROPERTY, FORM_PROPERTY, ORG_UNIT_PROPERTY, properties
 from workflows.models import OrgUnit, ProcessInstance, TaskIndexEntry, TaskStatus, TimerEntry
-from workflows.routing import DYNAMIC_DEPARTMENT, LaneRole, RoutingError, RoutingTable, resolve_unit
+from workflows.routing import DYNAMIC_DEPARTMENT, LaneRole, RoutingError, RoutingTable, resolve_unit_id
 from workflows.working_days import calendar_overrides
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -124,13 +125,15 @@ def task_unit(session: Session, task: Task, role: LaneRole, instance: ProcessIns
     return unit
 
 
-def task_department(task: Task, role: LaneRole, unit: OrgUnit) -> str | None:
+def task_department(session: Session, task: Task, role: LaneRole, unit_id: int) -> str | None:
     """The department holding the task: the lane's, or for a "*" lane the task's `departmentCode` expression.
 
     The expression may give None for a unit without departments (a district union handles as a whole).
     """
     if role.department != DYNAMIC_DEPARTMENT:
         return role.department
+    unit = session.get(OrgUnit, unit_id)
+    assert unit is not None, "the unit was resolved in this transaction"
     expression = properties(task.task_spec).get(DEPARTMENT_PROPERTY)
     value = task.workflow.script_engine.evaluate(task, expression) if expression else None
     codes = {department.code for department in unit.departments}
@@ -149,7 +152,7 @@ def expected_rows(
     overrides: Mapping[date, bool] | None = None,
 ) -> list[IndexRow]:
     """`overrides`: the working-day table, loaded here (once per case) unless the caller has it already."""
-    units: dict[str, OrgUnit] = {}
+    units: dict[str, int] = {}
     rows = []
     tasks = human_tasks(workflow)
     if overrides is None and tasks:
@@ -158,11 +161,11 @@ def expected_rows(
         lane = task.task_spec.lane
         role = routing.lane(lane)
         if ORG_UNIT_PROPERTY in properties(task.task_spec):
-            unit = task_unit(session, task, role, instance)
+            unit_id = task_unit(session, task, role, instance).id
         else:
             if lane not in units:
-                units[lane] = resolve_unit(session, role, instance.home_unit_id)
-            unit = units[lane]
+                units[lane] = resolve_unit_id(session, role, instance.home_unit_id)
+            unit_id = units[lane]
         completed = task.state == TaskState.COMPLETED
         stamp = _timestamp(task)
         ready_at = datetime.fromisoformat(task.internal_data["ready_at"]) if "ready_at" in task.internal_data else stamp
@@ -172,8 +175,8 @@ def expected_rows(
                 bpmn_id=task.task_spec.bpmn_id,
                 title=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
                 lane=lane,
-                org_unit_id=unit.id,
-                department_code=task_department(task, role, unit),
+                org_unit_id=unit_id,
+                department_code=task_department(session, task, role, unit_id),
                 form_name=form_name(task),
                 status=TaskStatus.COMPLETED.value if completed else TaskStatus.READY.value,
                 claimed_by_id=task.internal_data.get(CLAIMED_BY),
@@ -222,6 +225,13 @@ def _row_values(row: IndexRow, instance: ProcessInstance) -> dict[str, Any]:
     return values
 
 
+@dataclass(frozen=True)
+class NewWork(IndexRow):
+    """An open task that became someone's work in a change (rebuild_index's answer): its row, and its case."""
+
+    instance_id: int
+
+
 def rebuild_index(
     session: Session,
     instance: ProcessInstance,
@@ -229,64 +239,117 @@ def rebuild_index(
     routing: RoutingTable,
     *,
     overrides: Mapping[date, bool] | None = None,
-) -> list[TaskIndexEntry]:
+) -> list[NewWork]:
     """Make the instance's task-index and timer rows equal to what the engine says; flushes.
 
     Returns the open tasks that someone now has to act on who did not before (issue #8, 新待办): new rows,
     completed steps open again (退回, 撤回), and open tasks handed from one person to another (转办, 加签 and back).
     A claim from the queue or a release to it is not new work for anyone; nor is a changed due date.
+
+    The rows are read and written with Core statements (issue #9: ORM objects for them cost a flush's bookkeeping at
+    every step); index objects of the case already in the session are brought up to date (_sync_loaded_entries).
     """
+    session.flush()  # Core statements do not autoflush: pending ORM changes to the rows go first
     wanted = {row.task_id: row for row in expected_rows(session, instance, workflow, routing, overrides)}
-    existing = {
-        entry.task_id: entry
-        for entry in session.scalars(_INSTANCE_ENTRIES, {"instance_id": instance.id})
-    }
-    for task_id, entry in existing.items():
-        if task_id not in wanted:
-            session.delete(entry)
-    fresh: list[TaskIndexEntry] = []
+    existing = {row.task_id: row for row in session.execute(_INSTANCE_ROWS, {"instance_id": instance.id})}
+    gone = [row.id for task_id, row in existing.items() if task_id not in wanted]
+    added: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    fresh: list[NewWork] = []
     for task_id, row in wanted.items():
         values = _row_values(row, instance)
         current = existing.get(task_id)
         if current is None:
-            current = TaskIndexEntry(instance_id=instance.id, **values)
-            session.add(current)
+            added.append({"instance_id": instance.id, **values})
             if row.status == TaskStatus.READY.value:
-                fresh.append(current)
-        else:
-            if row.status == TaskStatus.READY.value and _new_work(current, row):
-                fresh.append(current)
-            for key, value in values.items():
-                if getattr(current, key) != value:
-                    setattr(current, key, value)
+                fresh.append(NewWork(**row.__dict__, instance_id=instance.id))
+            continue
+        if row.status == TaskStatus.READY.value and _new_work(current, row):
+            fresh.append(NewWork(**row.__dict__, instance_id=instance.id))
+        if any(getattr(current, key) != value for key, value in values.items()):
+            changed.append({"row_id": current.id, **values})
+    if gone:
+        session.execute(_DELETE_ROWS, {"ids": gone})
+    if added:
+        session.execute(_INSERT_ROW, added)
+    if changed:
+        session.execute(_UPDATE_ROW, changed)
+    if gone or changed:
+        _sync_loaded_entries(session, instance.id, set(gone), {values["row_id"]: values for values in changed})
 
     if not has_timers(workflow):
-        session.flush()
         return fresh
-    wanted_timers = expected_timers(workflow)
-    existing_timers = {
-        timer.task_id: timer
-        for timer in session.scalars(_INSTANCE_TIMERS, {"instance_id": instance.id})
-    }
-    for task_id, timer in existing_timers.items():
-        if task_id not in wanted_timers:
-            session.delete(timer)
-    for task_id, (bpmn_id, due_at) in wanted_timers.items():
-        stored = existing_timers.get(task_id)
-        if stored is None:
-            session.add(TimerEntry(instance_id=instance.id, task_id=task_id, bpmn_id=bpmn_id, due_at=due_at))
-        elif stored.due_at != due_at:
-            stored.due_at = due_at
-    session.flush()
+    _sync_timers(session, instance.id, expected_timers(workflow))
     return fresh
 
 
+def _sync_timers(session: Session, instance_id: int, wanted: Mapping[str, tuple[str, datetime]]) -> None:
+    """The case's timer rows, equal to its waiting timers: Core statements like the index's (timers are read by the
+    scheduler as columns, never held as objects across this)."""
+    stored = {task_id: (timer_id, due_at) for timer_id, task_id, due_at in session.execute(
+        _INSTANCE_TIMERS, {"instance_id": instance_id})}  # fmt: skip
+    gone = [timer_id for task_id, (timer_id, _due) in stored.items() if task_id not in wanted]
+    added = [
+        {"instance_id": instance_id, "task_id": task_id, "bpmn_id": bpmn_id, "due_at": due_at}
+        for task_id, (bpmn_id, due_at) in wanted.items()
+        if task_id not in stored
+    ]
+    moved = [
+        {"timer_id": stored[task_id][0], "due_at": due_at}
+        for task_id, (_bpmn_id, due_at) in wanted.items()
+        if task_id in stored and stored[task_id][1] != due_at
+    ]
+    if gone:
+        session.execute(_DELETE_TIMERS, {"ids": gone})
+    if added:
+        session.execute(_INSERT_TIMER, added)
+    if moved:
+        session.execute(_MOVE_TIMER, moved)
+
+
+def _sync_loaded_entries(
+    session: Session, instance_id: int, gone: set[int], changed: Mapping[int, Mapping[str, Any]]
+) -> None:
+    """Index objects of the case already in the session show what the Core statements wrote: a changed row's object
+    gets its new values as loaded (nothing to flush), a deleted row's object leaves the session as it was."""
+    for entry in list(session.identity_map.values()):
+        if not isinstance(entry, TaskIndexEntry) or entry.instance_id != instance_id:
+            continue
+        if entry.id in gone:
+            session.expunge(entry)
+        elif entry.id in changed:
+            for key, value in changed[entry.id].items():
+                if key != "row_id":
+                    set_committed_value(entry, key, value)
+
+
 # Built once (issue #9): they run at every step of every case.
-_INSTANCE_ENTRIES = select(TaskIndexEntry).where(TaskIndexEntry.instance_id == bindparam("instance_id"))
-_INSTANCE_TIMERS = select(TimerEntry).where(TimerEntry.instance_id == bindparam("instance_id"))
+_INDEX = cast(Table, TaskIndexEntry.__table__)
+_ROW_COLUMNS = [column for column in _INDEX.c if column.key not in ("id", "instance_id")]
+_INSTANCE_ROWS = select(_INDEX.c.id, *_ROW_COLUMNS).where(_INDEX.c.instance_id == bindparam("instance_id"))
+_DELETE_ROWS = delete(_INDEX).where(_INDEX.c.id.in_(bindparam("ids", expanding=True)))
+_INSERT_ROW = insert(_INDEX)
+_UPDATE_ROW = (
+    update(_INDEX)
+    .where(_INDEX.c.id == bindparam("row_id"))
+    .values({column.key: bindparam(column.key) for column in _ROW_COLUMNS})
+)
+_TIMERS = cast(Table, TimerEntry.__table__)
+_INSTANCE_TIMERS = select(_TIMERS.c.id, _TIMERS.c.task_id, _TIMERS.c.due_at).where(
+    _TIMERS.c.instance_id == bindparam("instance_id")
+)
+_DELETE_TIMERS = delete(_TIMERS).where(_TIMERS.c.id.in_(bindparam("ids", expanding=True)))
+_INSERT_TIMER = insert(_TIMERS)
+_MOVE_TIMER = update(_TIMERS).where(_TIMERS.c.id == bindparam("timer_id")).values(due_at=bindparam("due_at"))
 
 
-def _new_work(stored: TaskIndexEntry, row: IndexRow) -> bool:
+class _StoredRow(Protocol):
+    status: str
+    assigned_to_id: int | None
+    claimed_by_id: int | None
+
+
+def _new_work(stored: _StoredRow, row: IndexRow) -> bool:
     """Whether an existing row that the engine says is open became someone's work in this change."""
     if stored.status != TaskStatus.READY.value:
         return True  # a completed step reopened

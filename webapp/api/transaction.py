@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from flask import current_app
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from webapp.api.auth import api_user
 from webapp.database import session_factory
@@ -21,11 +21,15 @@ from workflows.transaction import run_in_transaction
 T = TypeVar("T")
 
 
+# Permission checks read the user's unit and department at every action: loaded with the user, not one by one.
+_USER_WITH_SEAT = (joinedload(User.org_unit), joinedload(User.department))
+
+
 def run_action(action: Callable[[Session, User], T]) -> T:
     user_id = api_user().id
 
     def in_transaction(session: Session) -> T:
-        user = session.get(User, user_id)
+        user = session.get(User, user_id, options=_USER_WITH_SEAT)
         assert user is not None  # authenticated a moment ago; accounts are deactivated, never deleted
         return action(session, user)
 

@@ -27,8 +27,10 @@ class ProcessVersion(Base):
     name: Mapped[str] = mapped_column(String(200))
     content_hash: Mapped[str] = mapped_column(String(64))
     source_file: Mapped[str] = mapped_column(String(255))
-    bpmn_xml: Mapped[str] = mapped_column(Text)
-    serialized_spec: Mapped[str] = mapped_column(Text)
+    # Deferred (issue #9): a case start, a step and an API answer load the version row for its key and number; the
+    # diagram (tens of kB) and the parsed spec are read only by the diagram view and a process's first load.
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)
+    serialized_spec: Mapped[str] = mapped_column(Text, deferred=True)
     serializer_version: Mapped[str] = mapped_column(String(16))
     deployed_at: Mapped[datetime] = mapped_column(default=utcnow)
 

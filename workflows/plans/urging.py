@@ -23,7 +23,7 @@ from workflows.audit import record_event
 from workflows.db import utcnow
 from workflows.errors import OperationRefused, PermissionDenied
 from workflows.models import NotificationKind, OrgUnit, Plan, PlanItem, PlanUrge, Role, User
-from workflows.notifications import notify, unit_label, unit_recipients
+from workflows.notifications import notify, unit_label, unit_recipient_ids
 from workflows.plans.responsibility import ResponsibleRow, find_row, responsible_rows
 from workflows.reminders import DEFAULT_URGE_INTERVAL
 
@@ -127,7 +127,7 @@ def urge_unit(
     lines.append(f"催办人：{sender}")
     notified = notify(
         session,
-        unit_recipients(session, row.org_unit.id, row.department_code),
+        unit_recipient_ids(session, row.org_unit.id, row.department_code),
         NotificationKind.URGED,
         f"催办：第{item.number}项 {item.heading}",
         "\n".join(lines),

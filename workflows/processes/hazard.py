@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from forms import FormValidationError
@@ -221,6 +221,15 @@ class HazardReportHooks(ProcessHooks):
 
     @staticmethod
     def _report(session: Session, instance: ProcessInstance) -> HazardReport:
-        report = session.scalar(select(HazardReport).where(HazardReport.instance_id == instance.id))
-        assert report is not None, f"case {instance.case_number} has no hazard record"
+        """The case's report: read once per transaction (a step checks and then records it), then from memory."""
+        loaded: dict[int, HazardReport] = session.info.setdefault(_REPORTS, {})
+        report = loaded.get(instance.id)
+        if report is None or report not in session:
+            report = session.scalar(_REPORT, {"instance_id": instance.id})
+            assert report is not None, f"case {instance.case_number} has no hazard record"
+            loaded[instance.id] = report
         return report
+
+
+_REPORTS = "hazard_reports"
+_REPORT = select(HazardReport).where(HazardReport.instance_id == bindparam("instance_id"))  # built once: every step

@@ -64,7 +64,7 @@ def escalate_overdue_items(session: Session, now: datetime) -> int:
         if head is not None:
             notify(
                 session,
-                [head],
+                [head.id],
                 NotificationKind.ESCALATED,
                 title,
                 body,
