@@ -31,6 +31,7 @@ from workflows.backup import MANIFEST
 from workflows.db import Base
 from workflows.migrate import current_revision, upgrade_database
 from workflows.models import ApprovalStep, AuditEvent, HazardReport, ProcessInstance, User
+from workflows.models.tally import DERIVED_TABLES
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 40  # the upload check sniffs the signature only
 
@@ -41,11 +42,16 @@ def run(app: Flask, *args: str) -> Result:
         return app.test_cli_runner().invoke(args=list(args))
 
 
+# The dashboard's tallies are derived and append-only: a restore rebuilds them folded, one row per key, so their
+# row counts differ from the source's; `flask check` (run after each restore) holds them equal to a recount.
+
+
 def row_counts(db: Engine) -> dict[str, int]:
     with db.connect() as connection:
         return {
             table.name: connection.scalar(select(func.count()).select_from(table)) or 0
             for table in Base.metadata.sorted_tables
+            if table.name not in DERIVED_TABLES
         }
 
 

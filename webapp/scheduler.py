@@ -1,6 +1,6 @@
 """The in-process scheduler of the embedded deployment tier (DESIGN §8 tier 1): each pass fires due timers, writes
 the automatic due-soon and overdue reminders (issue #4), escalates overdue supervised matters and e-mails new
-notifications when SMTP is configured (issue #8), and forgets old rate-limit events."""
+notifications when SMTP is configured (issue #8), forgets old rate-limit events and folds the dashboard's tallies."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from webapp.notifications import email_link
 from workflows.db import utcnow
 from workflows.inbox import near_due_limit
 from workflows.mailer import send_pending, settings_from
+from workflows.plans.tally import compact_tallies
 from workflows.rate_limit import forget_before
 from workflows.reminders import send_due_reminders
 from workflows.supervision.escalation import escalate_overdue_items
@@ -53,6 +54,9 @@ def run_once(app: Flask) -> int:
     send_notification_emails(app)
     with factory() as session, session.begin():
         forget_before(session, utcnow() - RATE_LIMIT_RETENTION)
+    with factory() as session, session.begin():
+        # The dashboard's tallies gain a row per change; folding them keeps its reads short (issue #9).
+        compact_tallies(session)
     return fired
 
 

@@ -13,7 +13,9 @@ them all. What is proved:
 - the audit chain verifies (`audit.verify_chain`);
 - optionally, every attachment row has its file in the upload folder;
 - imports left no partial rows: `IMPORT_CHECKS` lists one check per bulk import (a function
-  `(Session) -> list[Finding]`); the hardship-aid list's compares each import's recorded row count with its rows.
+  `(Session) -> list[Finding]`); the hardship-aid list's compares each import's recorded row count with its rows;
+- the plan dashboard's tallies (issue #9, workflows.models.tally) equal a recount from the task index and the cases,
+  and the triggers that keep the open-task tally exist (an SQLite batch migration recreating task_index drops them).
 
 A crash can leave none of these broken, because each request writes everything in one transaction; the check is
 how a restarted server, a restored backup or an operator proves it.
@@ -49,6 +51,7 @@ from workflows.models import (
     ProcessVersion,
     TimerEntry,
 )
+from workflows.plans.tally import check_tallies
 from workflows.routing import RoutingTable, load_routing
 from workflows.task_index import ADDED_SIGN_FORM, expected_timers, index_matches_engine
 
@@ -352,6 +355,7 @@ def run_checks(
         report.findings += check_attachment_files(session, upload_dir)
     for check in IMPORT_CHECKS:
         report.findings += check(session)
+    report.findings += check_tallies(session)
     report.instances = session.scalar(select(func.count()).select_from(ProcessInstance)) or 0
     report.approval_steps = session.scalar(select(func.count()).select_from(ApprovalStep)) or 0
     report.audit_events = session.scalar(select(func.count()).select_from(AuditEvent)) or 0

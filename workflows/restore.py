@@ -41,6 +41,8 @@ from workflows.db import database_error_summary
 from workflows.findings import Finding
 from workflows.integrity import IntegrityReport, run_checks
 from workflows.migrate import current_revision, upgrade_database
+from workflows.models.tally import DERIVED_TABLES
+from workflows.plans.tally import recount_tallies
 
 # --- reading and verifying an archive ---------------------------------------------------------------------------------
 
@@ -310,6 +312,8 @@ def restore_backup(
                     "（新数据库上运行 init-db --schema-only，或不建表直接恢复）"
                 )
             for table, entry in _check_manifest_tables(manifest):
+                if table.name in DERIVED_TABLES:
+                    continue  # rebuilt below from the restored rows (archived ids would collide with the triggers')
                 summary.rows[table.name] = _insert_table(connection, archive, table, entry, progress)
             if connection.dialect.name == "postgresql":
                 _reset_sequences(connection)
@@ -319,6 +323,8 @@ def restore_backup(
                     summary.attachments += 1
             progress("检查恢复的数据（流程状态、任务索引、审批记录、审计链、附件文件）…")
             with Session(bind=connection, autoflush=False) as session:
+                # The dashboard's tallies are derived (issue #9): rebuilt from the restored cases and task rows.
+                recount_tallies(session)
                 # With an upload folder the files are checked too: an archive made without them fails here.
                 summary.check = run_checks(session, upload_dir=upload_dir)
             if summary.check.findings and not allow_findings:

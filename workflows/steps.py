@@ -37,6 +37,7 @@ from workflows.models import (
     User,
 )
 from workflows.notifications import notify_new_tasks
+from workflows.plans.tally import count_closed_case
 from workflows.routing import Action, RoutingTable
 from workflows.task_index import CLAIMED_BY, COMPLETED_BY, NewWork, assign_named_signers, rebuild_index
 
@@ -72,6 +73,7 @@ def store_case(
     assign_named_signers(workflow)
     _save_state(session, instance, workflow)
     fresh = rebuild_index(session, instance, workflow, routing)
+    count_closed_case(session, instance)  # issue #9 §2: a case this step completed joins the dashboard's tally
     if notify_kind is not None and fresh:
         notify_new_tasks(session, instance, fresh, notify_kind, exclude=actor, note=note)
     return fresh

@@ -64,6 +64,7 @@ from workflows.models.supervision import (
     SupervisionStatus,
     SupervisionUnit,
 )
+from workflows.models.tally import ClosedCaseTally, OpenTaskTally
 
 __all__ = [
     "ACTION_LABELS",
@@ -87,6 +88,7 @@ __all__ = [
     "CaseComment",
     "CaseCopy",
     "CaseLink",
+    "ClosedCaseTally",
     "CommonPhrase",
     "Delegation",
     "Department",
@@ -99,6 +101,7 @@ __all__ = [
     "NoticeObjection",
     "Notification",
     "NotificationKind",
+    "OpenTaskTally",
     "OrgUnit",
     "PaymentStatus",
     "Plan",

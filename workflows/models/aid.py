@@ -44,6 +44,8 @@ class AidWorker(Base):
         Index("ix_aid_worker_city", "year", "city_unit_id"),
         # District first: the review grid and the topbar ask "which years sent workers to this union?"
         Index("ix_aid_worker_district", "district_unit_id", "year"),
+        # Workers reviewed in a period (plan target progress, issue #9).
+        Index("ix_aid_worker_reviewed", "reviewed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

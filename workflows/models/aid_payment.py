@@ -53,6 +53,8 @@ class AidPayment(Base):
     __tablename__ = "aid_payment"
     __table_args__ = (
         UniqueConstraint("batch_id", "worker_id"),
+        # Aid paid in a period (plan target progress, issue #9).
+        Index("ix_aid_payment_paid_on", "paid_on", "status"),
         # Never paid twice for the same aid year: at most one pending-or-paid row per worker (a worker row is one year).
         Index(
             "uq_aid_payment_worker_live",

@@ -15,7 +15,12 @@ from workflows.models.process import ProcessInstance
 
 class HazardReport(Base):
     __tablename__ = "hazard_report"
-    __table_args__ = (Index("ix_hazard_report_dedupe", "enterprise_id", "location_key"),)
+    __table_args__ = (
+        Index("ix_hazard_report_dedupe", "enterprise_id", "location_key"),
+        # Plan target progress (workflows.plans.metrics, issue #9): a period's reports and rewards from the index alone.
+        Index("ix_hazard_report_received", "received_at", "verification_result", "instance_id"),
+        Index("ix_hazard_report_reward_paid", "reward_paid_on", "instance_id", "reward_amount"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), unique=True)

@@ -49,6 +49,8 @@ class ProcessInstance(Base):
         # Cases closed in a period, by process and home unit (the plan dashboard, issue #9 "Inboxes at volume"):
         # read from the index alone. Its first column also serves every lookup by status.
         Index("ix_process_instance_closed", "status", "completed_at", "process_key", "home_unit_id"),
+        # A case's home unit by id without reading its engine state (plan target progress joins thousands of cases).
+        Index("ix_process_instance_home", "id", "home_unit_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

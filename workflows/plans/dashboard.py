@@ -13,9 +13,10 @@ progress from live data (workflows.plans.metrics).
 - Open tasks are counted as of `now`, whatever the period (the period bounds completions and urges); their light is
   workflows.inbox.due_light's: red when overdue, yellow when due before the near-due limit, else green.
 
-Issue #9 measures this page at a million task-index rows, so the counts are a few grouped queries over the whole
-plan (open tasks by process, supervision item, unit and department; closed cases by the set of units they touched),
-assigned to rows in Python; never a query per row. Target progress is a query per target (per row on the item page
+Issue #9 measures this page at a million task-index rows, so the counts come from tallies kept on the write path
+(workflows.models.tally: open tasks by process, supervised item, seat and due day; closed cases by month and the set
+of seats they touched), read with two grouped queries over the whole plan and assigned to rows in Python; never a
+query per row. Target progress is a query per target (per row on the item page
 and in the ledger only).
 """
 
@@ -25,27 +26,27 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 
-from sqlalchemy import String, and_, case, cast, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from workflows.calendar import SHANGHAI
 from workflows.inbox import Light
 from workflows.models import (
-    InstanceStatus,
+    ClosedCaseTally,
+    OpenTaskTally,
     OrgUnit,
     Plan,
     PlanItem,
     PlanUrge,
-    ProcessInstance,
     ResponsibilityRole,
     SupervisionItem,
-    TaskIndexEntry,
-    TaskStatus,
 )
 from workflows.plans.metrics import TargetProgress, row_progress, target_progress
 from workflows.plans.periods import Period
 from workflows.plans.responsibility import LinkedProcess, ResponsibleRow, linked_processes, plan_items, responsible_rows
+from workflows.plans.tally import parse_seats
 
 SUPERVISION = "supervision"
 LIGHT_LABELS: dict[str, str] = {Light.RED.value: "红灯", Light.YELLOW.value: "黄灯", Light.GREEN.value: "绿灯"}
@@ -138,21 +139,29 @@ def _ancestors(path: str) -> list[int]:
 
 
 class _Assigner:
-    """Maps a (unit, department) to the rows of one item it belongs to, by the unit's ancestors."""
+    """Maps a (unit, department) to the rows of one item it belongs to, by the unit's ancestors.
 
-    def __init__(self, rows: Sequence[RowFigures]) -> None:
+    Issue #9: the answers are kept, as thousands of tally groups ask about the same few hundred seats."""
+
+    def __init__(self, rows: Sequence[RowFigures], ancestry: dict[int, list[int]]) -> None:
         self.exact: dict[tuple[int, str | None], list[RowFigures]] = defaultdict(list)
         self.subtree: dict[int, list[RowFigures]] = defaultdict(list)
+        self.ancestry = ancestry
+        self.known: dict[tuple[int, str | None], list[RowFigures]] = {}
         for row in rows:
             if row.row.covers_subtree:
                 self.subtree[row.row.org_unit.id].append(row)
             else:
                 self.exact[row.row.key].append(row)
 
-    def rows_of(self, unit_id: int, path: str, department_code: str | None) -> list[RowFigures]:
-        found = list(self.exact.get((unit_id, department_code), ()))
-        for ancestor in _ancestors(path):
-            found += self.subtree.get(ancestor, ())
+    def rows_of(self, unit_id: int, department_code: str | None) -> list[RowFigures]:
+        key = (unit_id, department_code)
+        found = self.known.get(key)
+        if found is None:
+            found = list(self.exact.get(key, ()))
+            for ancestor in self.ancestry[unit_id]:
+                found += self.subtree.get(ancestor, ())
+            self.known[key] = found
         return found
 
 
@@ -166,6 +175,17 @@ def _plan_units(session: Session, plan: Plan) -> dict[int, str]:
 OpenGroup = tuple[str, int | None, int, str | None, int, int, int]
 
 
+def _plan_cases(keys: Collection[str], item_ids: Collection[int]) -> ColumnElement[bool] | None:
+    """Closed cases of the plan's processes, and the supervision of its items (a matter counts for its own item)."""
+    tally = ClosedCaseTally
+    wanted: list[ColumnElement[bool]] = []
+    if keys:
+        wanted.append(tally.process_key.in_(list(keys)))
+    if item_ids:
+        wanted.append(and_(tally.process_key == SUPERVISION, tally.plan_item_id.in_(list(item_ids))))
+    return or_(*wanted) if wanted else None
+
+
 def _open_task_groups(
     session: Session, keys: Collection[str], item_ids: Collection[int], now: datetime, near: datetime
 ) -> list[OpenGroup]:
@@ -173,44 +193,43 @@ def _open_task_groups(
     with how many are overdue and how many due within the yellow window (as due_light; no due date counts as neither).
     Groups of units outside the plan's unit are left for the caller to drop.
 
-    Issue #9: one pass over the partial index of open tasks (ix_task_index_open), grouped in its own order, so neither
-    database sorts or reads the table; the supervision join is made only for supervision tasks.
+    Issue #9: read from open_task_tally (workflows.models.tally, kept by triggers on task_index), a few rows per
+    process and seat (one per due day), never the hundred thousand open task rows; supervision rows are per matter,
+    joined to their plan item.
     """
-    overdue = func.sum(case((TaskIndexEntry.due_at < now, 1), else_=0))
-    due_soon = func.sum(case((and_(TaskIndexEntry.due_at >= now, TaskIndexEntry.due_at <= near), 1), else_=0))
-    is_open = TaskIndexEntry.status == TaskStatus.READY.value
-    seat = (TaskIndexEntry.org_unit_id, TaskIndexEntry.department_code)
+    tally = OpenTaskTally
+    overdue = func.sum(case((tally.due_at < now, tally.tasks), else_=0))
+    due_soon = func.sum(case((and_(tally.due_at >= now, tally.due_at <= near), tally.tasks), else_=0))
+    figures = (func.sum(tally.tasks), overdue, due_soon)
+    seat = (tally.org_unit_id, tally.department_code)
     groups: list[OpenGroup] = []
     if keys:
         by_process = (
-            select(TaskIndexEntry.process_key, *seat, func.count(), overdue, due_soon)
-            .where(is_open, TaskIndexEntry.process_key.in_(list(keys)))
-            .group_by(TaskIndexEntry.process_key, *seat)
+            select(tally.process_key, *seat, *figures)
+            .where(tally.process_key.in_(list(keys)))
+            .group_by(tally.process_key, *seat)
         )
-        groups += [(key, None, unit, department, total, late or 0, soon or 0)
-                   for key, unit, department, total, late, soon in session.execute(by_process)]  # fmt: skip
+        groups += [(key, None, unit, department, int(total), int(late or 0), int(soon or 0))
+                   for key, unit, department, total, late, soon in session.execute(by_process) if total]  # fmt: skip
     if item_ids:
         by_matter = (
-            select(SupervisionItem.plan_item_id, *seat, func.count(), overdue, due_soon)
-            .join(SupervisionItem, SupervisionItem.instance_id == TaskIndexEntry.instance_id)
-            .where(is_open, TaskIndexEntry.process_key == SUPERVISION, SupervisionItem.plan_item_id.in_(list(item_ids)))
+            select(SupervisionItem.plan_item_id, *seat, *figures)
+            .join(SupervisionItem, SupervisionItem.instance_id == tally.instance_id)
+            .where(tally.process_key == SUPERVISION, SupervisionItem.plan_item_id.in_(list(item_ids)))
             .group_by(SupervisionItem.plan_item_id, *seat)
         )
-        groups += [(SUPERVISION, item_id, unit, department, total, late or 0, soon or 0)
-                   for item_id, unit, department, total, late, soon in session.execute(by_matter)]  # fmt: skip
+        groups += [(SUPERVISION, item_id, unit, department, int(total), int(late or 0), int(soon or 0))
+                   for item_id, unit, department, total, late, soon in session.execute(by_matter) if total]  # fmt: skip
     return groups
 
 
 Seat = tuple[int, str | None]  # a unit, and the department of it that held a task (None: the unit as a whole)
-SEAT_SEPARATOR, LIST_SEPARATOR = ":", ","  # neither occurs in a department code
 
 
-def _seats(text: str | None) -> set[Seat]:
-    return {
-        (int(unit), department or None)
-        for unit, _, department in (part.partition(SEAT_SEPARATOR) for part in (text or "").split(LIST_SEPARATOR))
-        if unit
-    }
+@lru_cache(maxsize=65536)
+def _seat_set(text: str) -> frozenset[Seat]:
+    """A tally row's seats (the same few thousand texts come back on every page view)."""
+    return frozenset(parse_seats(text))
 
 
 def _closed_case_groups(
@@ -220,53 +239,25 @@ def _closed_case_groups(
     supervised item and the set of seats inside the plan's unit (`units`) they touched: their tasks' units and
     departments, and their home unit as a whole. Cases that touched none are left out.
 
-    Issue #9: cases with the same seats count alike, so the database lists each case's distinct seats (from the task
-    index's (instance, unit, department) index, never the table) as one text and counts cases per text and home unit;
-    Python assigns a few hundred groups to rows instead of every case's every task.
+    Issue #9: read from closed_case_tally (counted when each case completed, by Beijing month, process, item, home
+    unit and seats; periods are whole months), a few thousand rows a year instead of every closed case's tasks.
     """
-    start, end = period_bounds(period)
-    matters = select(SupervisionItem.instance_id).where(SupervisionItem.plan_item_id.in_(list(item_ids)))
-    closed = (
-        ProcessInstance.status == InstanceStatus.COMPLETED.value,
-        ProcessInstance.completed_at >= start,
-        ProcessInstance.completed_at < end,
-        or_(
-            ProcessInstance.process_key.in_(list(keys)),
-            and_(ProcessInstance.process_key == SUPERVISION, ProcessInstance.id.in_(matters)),
-        ),
-    )
-    seat_columns = (TaskIndexEntry.instance_id, TaskIndexEntry.org_unit_id, TaskIndexEntry.department_code)
-    seats = (
-        select(*seat_columns).join(ProcessInstance, ProcessInstance.id == TaskIndexEntry.instance_id).where(*closed)
-        .group_by(*seat_columns)  # each seat once per case
-        .subquery()
-    )  # fmt: skip
-    seat_text = cast(seats.c.org_unit_id, String) + SEAT_SEPARATOR + func.coalesce(seats.c.department_code, "")
-    per_case = (
-        select(seats.c.instance_id, func.aggregate_strings(seat_text, LIST_SEPARATOR).label("seats"))
-        .group_by(seats.c.instance_id)
-        .subquery()
-    )
-    grouped = (
-        ProcessInstance.process_key,
-        SupervisionItem.plan_item_id,
-        ProcessInstance.home_unit_id,
-        per_case.c.seats,
-    )
+    wanted = _plan_cases(keys, item_ids)
+    if wanted is None:
+        return {}
+    tally = ClosedCaseTally
+    grouped = (tally.process_key, tally.plan_item_id, tally.home_unit_id, tally.seats)
     query = (
-        select(*grouped, func.count())
-        .outerjoin(per_case, per_case.c.instance_id == ProcessInstance.id)
-        .outerjoin(SupervisionItem, SupervisionItem.instance_id == ProcessInstance.id)
-        .where(*closed)
+        select(*grouped, func.sum(tally.cases))
+        .where(tally.month >= period.start.replace(day=1), tally.month <= period.end, wanted)
         .group_by(*grouped)
     )
-    # The order of a case's seats in its text is the database's: equal sets are merged here.
     inside = set(units)
     groups: dict[tuple[str, int | None, frozenset[Seat]], int] = defaultdict(int)
     for process_key, plan_item_id, home_unit_id, text, count in session.execute(query):
-        touched = frozenset(seat for seat in _seats(text) | {(home_unit_id, None)} if seat[0] in inside)
-        if touched:
-            groups[(process_key, plan_item_id, touched)] += count
+        touched = frozenset(seat for seat in _seat_set(text) | {(home_unit_id, None)} if seat[0] in inside)
+        if touched and count:
+            groups[(process_key, plan_item_id, touched)] += int(count)
     return groups
 
 
@@ -329,7 +320,6 @@ def plan_dashboard(
             if link.process_key != SUPERVISION:
                 items_by_process[link.process_key].append(item.id)
     ids = list(figures)
-    assigners = {item_id: _Assigner(item_figures.rows) for item_id, item_figures in figures.items()}
 
     def items_of(process_key: str, plan_item_id: int | None) -> list[int]:
         if process_key == SUPERVISION:
@@ -338,13 +328,15 @@ def plan_dashboard(
 
     whole_plan = own_unit_id is None  # a district's view has no totals beyond its own row
     units = _plan_units(session, plan)
+    ancestry = {unit_id: _ancestors(path) for unit_id, path in units.items()}
+    assigners = {item_id: _Assigner(item_figures.rows, ancestry) for item_id, item_figures in figures.items()}
     for process_key, plan_item_id, unit_id, department, total, overdue, due_soon in _open_task_groups(
         session, items_by_process, ids, now, near_limit
     ):
         if unit_id not in units:
             continue  # outside the plan's unit
         for item_id in items_of(process_key, plan_item_id):
-            matched = assigners[item_id].rows_of(unit_id, units[unit_id], department)
+            matched = assigners[item_id].rows_of(unit_id, department)
             for row in matched:
                 row.figures.add_open(total, overdue, due_soon)
             if whole_plan:
@@ -359,7 +351,7 @@ def plan_dashboard(
         for item_id in items_of(process_key, plan_item_id):
             touched: dict[int, RowFigures] = {}  # id(RowFigures) → row; the dataclass is not hashable
             for unit_id, department in seats:
-                found = assigners[item_id].rows_of(unit_id, units[unit_id], department)
+                found = assigners[item_id].rows_of(unit_id, department)
                 touched.update((id(row), row) for row in found)
             for row in touched.values():
                 row.figures.completed_cases += count

@@ -1,0 +1,231 @@
+"""The plan dashboard's kept counts (issue #9 §2): closed cases counted as they complete; recounts of both tallies.
+
+workflows.models.tally describes the tables. Open tasks are kept by database triggers; a completed case is added
+here, from workflows.steps.store_case, in the transaction that completes it: completion is final and happens in one
+place (workflows.steps._save_state), so each case is counted once. `recount_tallies` rebuilds both tables from
+task_index and process_instance (migration 0012's fill, bulk loads, restores); `check_tallies` (run by
+workflows.integrity) compares them with a recount and finds the open-task triggers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import String, Table, case, cast, delete, func, insert, select, text
+from sqlalchemy.orm import Session
+
+from workflows.calendar import SHANGHAI
+from workflows.findings import Finding
+from workflows.models import (
+    ClosedCaseTally,
+    InstanceStatus,
+    OpenTaskTally,
+    ProcessInstance,
+    SupervisionItem,
+    TaskIndexEntry,
+    TaskStatus,
+)
+from workflows.models.tally import trigger_names
+
+SUPERVISION = "supervision"
+OPEN_TABLE: Table = OpenTaskTally.__table__  # type: ignore[assignment]  # a mapped class's table is a Table
+CLOSED_TABLE: Table = ClosedCaseTally.__table__  # type: ignore[assignment]
+SEAT_SEPARATOR, LIST_SEPARATOR = ":", ","  # neither occurs in a department code
+
+OpenKey = tuple[str, int | None, int, str | None, datetime | None]  # process, case, unit, department, due
+ClosedKey = tuple[date, str, int | None, int, str]  # month, process, plan item, home unit, seats
+
+
+def completion_month(completed_at: datetime) -> date:
+    """The first day of the Beijing month of a completion (the dashboard's periods are whole months)."""
+    return completed_at.astimezone(SHANGHAI).date().replace(day=1)
+
+
+def seats_text(seats: Iterable[tuple[int, str | None]]) -> str:
+    """A case's distinct seats in one canonical text ("12:jingji,40:"), so equal sets share a tally row."""
+    return LIST_SEPARATOR.join(sorted({f"{unit}{SEAT_SEPARATOR}{department or ''}" for unit, department in seats}))
+
+
+def parse_seats(text: str) -> set[tuple[int, str | None]]:
+    return {
+        (int(unit), department or None)
+        for unit, _, department in (part.partition(SEAT_SEPARATOR) for part in text.split(LIST_SEPARATOR))
+        if unit
+    }
+
+
+def _add_closed(session: Session, key: ClosedKey, cases: int) -> None:
+    """Append `cases` for the key (readers sum; compact_tallies folds the rows)."""
+    month, process_key, plan_item_id, home_unit_id, seats = key
+    values = {"month": month, "process_key": process_key, "plan_item_id": plan_item_id,
+              "home_unit_id": home_unit_id, "seats": seats, "cases": cases}  # fmt: skip
+    session.execute(_APPEND_CLOSED, values)
+
+
+_APPEND_CLOSED = insert(CLOSED_TABLE)
+
+
+def count_closed_case(session: Session, instance: ProcessInstance) -> None:
+    """Add the case to closed_case_tally if the step just saved completed it (called by store_case after the index
+    is rebuilt, so its seats are final); nothing, and no statement, otherwise."""
+    if instance.status != InstanceStatus.COMPLETED.value or instance.completed_at is None:
+        return
+    seats = session.execute(
+        select(TaskIndexEntry.org_unit_id, TaskIndexEntry.department_code)
+        .where(TaskIndexEntry.instance_id == instance.id)
+        .distinct()
+    )
+    plan_item_id = None
+    if instance.process_key == SUPERVISION:
+        matter = select(SupervisionItem.plan_item_id).where(SupervisionItem.instance_id == instance.id)
+        plan_item_id = session.scalar(matter)
+    key = (completion_month(instance.completed_at), instance.process_key, plan_item_id, instance.home_unit_id,
+           seats_text((unit, department) for unit, department in seats))  # fmt: skip
+    _add_closed(session, key, 1)
+
+
+# --- recounts -------------------------------------------------------------------------------------------------------
+
+
+def expected_open(session: Session) -> Counter[OpenKey]:
+    """Open tasks by the tally's key, from task_index (what the triggers keep)."""
+    case_id = case((TaskIndexEntry.process_key == SUPERVISION, TaskIndexEntry.instance_id), else_=None)
+    key = (TaskIndexEntry.process_key, case_id, TaskIndexEntry.org_unit_id, TaskIndexEntry.department_code,
+           TaskIndexEntry.due_at)  # fmt: skip
+    is_open = TaskIndexEntry.status == TaskStatus.READY.value
+    rows = session.execute(select(*key, func.count()).where(is_open).group_by(*key))
+    return Counter({(p, i, u, d, due): n for p, i, u, d, due, n in rows})
+
+
+def expected_closed(session: Session) -> Counter[ClosedKey]:
+    """Completed cases by the tally's key: each case's distinct seats listed by the database (from the task index's
+    (instance, unit, department) index), made canonical here."""
+    completed = ProcessInstance.status == InstanceStatus.COMPLETED.value
+    seat_columns = (TaskIndexEntry.instance_id, TaskIndexEntry.org_unit_id, TaskIndexEntry.department_code)
+    seats = (
+        select(*seat_columns).join(ProcessInstance, ProcessInstance.id == TaskIndexEntry.instance_id).where(completed)
+        .group_by(*seat_columns)
+        .subquery()
+    )  # fmt: skip
+    seat = cast(seats.c.org_unit_id, String) + SEAT_SEPARATOR + func.coalesce(seats.c.department_code, "")
+    per_case = (
+        select(seats.c.instance_id, func.aggregate_strings(seat, LIST_SEPARATOR).label("seats"))
+        .group_by(seats.c.instance_id)
+        .subquery()
+    )
+    item = case((ProcessInstance.process_key == SUPERVISION, SupervisionItem.plan_item_id), else_=None)
+    rows = session.execute(
+        select(ProcessInstance.completed_at, ProcessInstance.process_key, item, ProcessInstance.home_unit_id,
+               per_case.c.seats)
+        .outerjoin(per_case, per_case.c.instance_id == ProcessInstance.id)
+        .outerjoin(SupervisionItem, SupervisionItem.instance_id == ProcessInstance.id)
+        .where(completed, ProcessInstance.completed_at.is_not(None))
+    )  # fmt: skip
+    counts: Counter[ClosedKey] = Counter()
+    for completed_at, process_key, plan_item_id, home_unit_id, listed in rows:
+        counts[(completion_month(completed_at), process_key, plan_item_id, home_unit_id,
+                seats_text(parse_seats(listed or "")))] += 1  # fmt: skip
+    return counts
+
+
+def stored_open(session: Session) -> Counter[OpenKey]:
+    key = (OpenTaskTally.process_key, OpenTaskTally.instance_id, OpenTaskTally.org_unit_id,
+           OpenTaskTally.department_code, OpenTaskTally.due_at)  # fmt: skip
+    rows = session.execute(select(*key, func.sum(OpenTaskTally.tasks)).group_by(*key))
+    return Counter({(p, i, u, d, due): int(n) for p, i, u, d, due, n in rows if n})
+
+
+def stored_closed(session: Session) -> Counter[ClosedKey]:
+    key = (ClosedCaseTally.month, ClosedCaseTally.process_key, ClosedCaseTally.plan_item_id,
+           ClosedCaseTally.home_unit_id, ClosedCaseTally.seats)  # fmt: skip
+    rows = session.execute(select(*key, func.sum(ClosedCaseTally.cases)).group_by(*key))
+    return Counter({(m, p, i, u, s): int(n) for m, p, i, u, s, n in rows if n})
+
+
+def recount_tallies(session: Session) -> None:
+    """Rebuild both tallies from task_index and process_instance (flushes; the caller commits)."""
+    session.flush()
+    opened = expected_open(session)
+    closed = expected_closed(session)
+    session.execute(delete(OpenTaskTally))
+    session.execute(delete(ClosedCaseTally))
+    if opened:
+        session.execute(insert(OpenTaskTally), [
+            {"process_key": p, "instance_id": i, "org_unit_id": u, "department_code": d, "due_at": due, "tasks": n}
+            for (p, i, u, d, due), n in opened.items()
+        ])  # fmt: skip
+    if closed:
+        session.execute(insert(ClosedCaseTally), [
+            {"month": m, "process_key": p, "plan_item_id": i, "home_unit_id": u, "seats": s, "cases": n}
+            for (m, p, i, u, s), n in closed.items()
+        ])  # fmt: skip
+
+
+def _differences(name: str, stored: Counter[Any], expected: Counter[Any]) -> list[str]:
+    return [
+        f"{name} {key}: 记录 {stored[key]}，重新统计 {expected[key]}"
+        for key in sorted(stored.keys() | expected.keys(), key=repr)
+        if stored[key] != expected[key]
+    ]
+
+
+def tally_differences(session: Session) -> list[str]:
+    """How the stored tallies differ from a recount (empty when they agree), a line per differing key."""
+    return _differences("open_task_tally", stored_open(session), expected_open(session)) + _differences(
+        "closed_case_tally", stored_closed(session), expected_closed(session)
+    )
+
+
+def _fold(session: Session, table: Table, count: str) -> int:
+    """Replace the table's rows by one per key with their sum (zero sums dropped); returns the rows removed.
+
+    One DELETE … RETURNING takes the rows it folds, so a row another transaction commits meanwhile is either folded
+    (deleted and summed) or left for the next pass, never deleted unsummed."""
+    keys = [column for column in table.c if column.key not in ("id", count)]
+    taken = session.execute(delete(table).returning(*keys, table.c[count])).all()
+    sums: Counter[tuple[Any, ...]] = Counter()
+    for *key, n in taken:
+        sums[tuple(key)] += n
+    folded = [{**dict(zip((c.key for c in keys), key, strict=True)), count: n} for key, n in sums.items() if n]
+    if folded:
+        session.execute(insert(table), folded)
+    return len(taken) - len(folded)
+
+
+def compact_tallies(session: Session) -> int:
+    """Fold each tally to one row per key (the scheduler's pass; the counts are unchanged). Returns rows removed."""
+    session.flush()
+    return _fold(session, OPEN_TABLE, "tasks") + _fold(session, CLOSED_TABLE, "cases")
+
+
+# --- the integrity check (workflows.integrity.run_checks) ---------------------------------------------------------
+
+# Differences listed one by one up to this many (a lost trigger makes thousands); the rest are counted.
+TALLY_LINES = 20
+
+
+def _present_triggers(session: Session) -> set[str]:
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        query = text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'task_index'")
+    elif dialect == "postgresql":
+        query = text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'task_index'::regclass AND NOT tgisinternal")
+    else:
+        return set()
+    return {str(name) for name in session.scalars(query)}
+
+
+def check_tallies(session: Session) -> list[Finding]:
+    """open_task_tally and closed_case_tally equal a recount, and the open-task triggers exist."""
+    findings = []
+    missing = set(trigger_names(session.get_bind().dialect.name)) - _present_triggers(session)
+    if missing:
+        findings.append(Finding("tally", "task_index", f"缺少维护待办统计的触发器：{'、'.join(sorted(missing))}"))
+    differences = tally_differences(session)
+    findings += [Finding("tally", "责任分工统计", f"统计与重新计数不符：{line}") for line in differences[:TALLY_LINES]]
+    if len(differences) > TALLY_LINES:
+        findings.append(Finding("tally", "责任分工统计", f"另有 {len(differences) - TALLY_LINES} 处不符"))
+    return findings
