@@ -49,6 +49,7 @@ from workflows.audit import verify_chain  # noqa: E402
 from workflows.db import make_engine, utcnow  # noqa: E402
 from workflows.engine.runtime import load_workflow  # noqa: E402
 from workflows.models import ApprovalStep, AuditEvent, ProcessInstance, Reminder, TaskIndexEntry  # noqa: E402
+from workflows.plans.tally import tally_differences  # noqa: E402
 from workflows.routing import load_routing  # noqa: E402
 from workflows.task_index import index_matches_engine  # noqa: E402
 from workflows.tokens import create_token  # noqa: E402
@@ -346,6 +347,10 @@ def _check_database(db: Session, arranged: dict[str, list[Any]], report: Report)
     chain = verify_chain(db)
     report.counts["audit events / chain intact"] = (chain.checked, chain.ok)
     report.expect("audit chain intact", chain.ok)
+    # The dashboard's counts, appended by triggers and completions from racing workers and schedulers (issue #9).
+    drift = tally_differences(db)
+    report.counts["dashboard tallies: keys differing from a recount"] = len(drift)
+    report.expect("dashboard tallies equal a recount", not drift)
 
 
 def main() -> int:

@@ -2,8 +2,8 @@
 
 The script prints its counts when run by hand; here every guarantee it checks must hold: each start one case, each
 task claimed by one official and completed once, no completion of a parallel branch lost, each due timer fired
-once by four competing scheduler processes, no duplicate reminder or approval step, index equal to the engine and
-the audit chain intact.
+once by four competing scheduler processes, no duplicate reminder or approval step, index equal to the engine, the
+audit chain intact and the dashboard's tallies equal to a recount.
 """
 
 from __future__ import annotations
