@@ -319,13 +319,15 @@ def page_functions(session: Session, username: str, page: str) -> Callable[[], o
         access = plan_access(user, plans[0])
         assert access is not None
         period = parse_period(None, beijing_today())
-        rows = responsible_rows(session, access.plan, plan_items(session, access.plan))
+        items = plan_items(session, access.plan)
+        rows = responsible_rows(session, access.plan, items)
         visible = visible_item_ids(access, rows)
         mine = my_item_ids(user, rows) & visible
         scope_all = access.own_unit_id is not None or not mine
         now, near = window()
         return plan_dashboard(session, access.plan, period, now=now, near_limit=near,
-                              item_ids=visible if scope_all else mine, own_unit_id=access.own_unit_id)  # fmt: skip
+                              item_ids=visible if scope_all else mine, own_unit_id=access.own_unit_id,
+                              known=(items, rows))  # fmt: skip
 
     def ledger_first_page() -> object:
         from workflows.supervision.ledger import ledger_page  # issue #9; code before it has none (--only to skip)

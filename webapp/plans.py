@@ -170,17 +170,20 @@ class ShownItems:
     mine: set[int]
     scope: str
     item_ids: set[int]
+    items: list[PlanItem]  # all of the plan's, and their responsible rows: read once, the dashboard reuses them
+    rows: dict[int, list[ResponsibleRow]]
 
 
 def request_shown_items(session: Session) -> ShownItems:
     """The items of the request's plan, period and scope that the user may see (dashboard and ledger alike)."""
     access = request_access(session)
     period = request_period()
-    rows = responsible_rows(session, access.plan, plan_items(session, access.plan))
+    items = plan_items(session, access.plan)
+    rows = responsible_rows(session, access.plan, items)
     visible = visible_item_ids(access, rows)
     mine = my_item_ids(current_user.user, rows) & visible
     scope = request_scope(access, mine)
-    return ShownItems(access, period, mine, scope, mine if scope == "mine" else visible)
+    return ShownItems(access, period, mine, scope, mine if scope == "mine" else visible, items, rows)
 
 
 def _common(access: PlanAccess, period: Period) -> dict[str, Any]:
@@ -205,7 +208,7 @@ def index() -> tuple[str, int]:
     access, period = shown.access, shown.period
     now, near = light_window(session)
     dashboard = plan_dashboard(session, access.plan, period, now=now, near_limit=near, item_ids=shown.item_ids,
-                               own_unit_id=access.own_unit_id)  # fmt: skip
+                               own_unit_id=access.own_unit_id, known=(shown.items, shown.rows))  # fmt: skip
     html = render_template(
         "plans/index.html",
         dashboard=dashboard,

@@ -23,7 +23,7 @@ and in the ledger only).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from functools import lru_cache
@@ -293,15 +293,19 @@ def plan_dashboard(
     item_ids: Collection[int] | None = None,
     own_unit_id: int | None = None,
     row_targets: bool = False,
+    known: tuple[Sequence[PlanItem], Mapping[int, list[ResponsibleRow]]] | None = None,
 ) -> PlanDashboard:
     """The figures of the plan's items (all, or `item_ids`) for the period, as of `now`.
 
+    `known`: the plan's items and their responsible rows when the caller has read them already (the page decides
+    which items the user sees from them): not read twice.
     `own_unit_id`: a district union's view: its own row only, and the item's totals and targets are that row's.
     `row_targets`: also each unit row's target progress within its subtree (the item page, the ledger).
     `near_limit`: workflows.inbox.near_due_limit(now, NEAR_DUE_WORKING_DAYS, calendar_overrides(session)).
     """
-    items = [item for item in plan_items(session, plan) if item_ids is None or item.id in item_ids]
-    all_rows = responsible_rows(session, plan, items)
+    every_item, known_rows = known if known is not None else (plan_items(session, plan), None)
+    items = [item for item in every_item if item_ids is None or item.id in item_ids]
+    all_rows = known_rows if known_rows is not None else responsible_rows(session, plan, items)
     figures: dict[int, ItemFigures] = {}
     processes = linked_processes(session, items)
     supervised = _supervised_counts(session, [item.id for item in items]) if items else {}
