@@ -61,7 +61,7 @@ import workflows.models  # noqa: E402,F401  (registers every table)
 from tests.volume_data import CASES, TABLES, Generator, ensure_holders, load_org, next_ids  # noqa: E402
 from workflows.db import Base, make_engine  # noqa: E402
 
-VERSION = 3  # bump when the generated data changes: the cached SQLite file is keyed by it
+VERSION = 4  # bump when the generated data changes: the cached SQLite file is keyed by it
 TARGET_MS = 30.0
 CACHE_DIR = Path("/tmp/unionflow-bench")
 SHANGHAI = ZoneInfo("Asia/Shanghai")

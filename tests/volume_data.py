@@ -361,7 +361,8 @@ class Generator:
                 "updated_at": completed_at or created, "completed_at": completed_at if finished else None,
             })  # fmt: skip
             if key == "hazard_report":
-                extra["hazard_report"].append(self._hazard(instance_id, created, completed_at if finished else None))
+                extra["hazard_report"].append(self._hazard(instance_id, home, created,
+                                                           completed_at if finished else None))
             if matter is not None:
                 deadline = (created + timedelta(days=rng.uniform(20, 90))).astimezone(SHANGHAI).date()
                 status = "closed" if finished else rng.choice(("assigned", "in_progress", "in_progress", "reported"))
@@ -392,7 +393,7 @@ class Generator:
                     })  # fmt: skip
         return extra
 
-    def _hazard(self, instance_id: int, received: datetime, closed: datetime | None) -> dict[str, Any]:
+    def _hazard(self, instance_id: int, home: int, received: datetime, closed: datetime | None) -> dict[str, Any]:
         """The report's record: closed cases were verified (most of them true) and some paid a reward."""
         rng = self.rng
         self.hazard_id += 1
@@ -400,7 +401,8 @@ class Generator:
         result = rng.choice(("属实", "属实", "基本属实", "不属实")) if verified else None
         paid = closed is not None and result in ("属实", "基本属实") and rng.random() < 0.5
         return {
-            "id": self.hazard_id, "instance_id": instance_id, "enterprise_id": rng.choice(self.org.enterprises),
+            "id": self.hazard_id, "instance_id": instance_id, "home_unit_id": home,
+            "enterprise_id": rng.choice(self.org.enterprises),
             "channel": "web", "location": f"车间{instance_id % 50}", "location_key": f"车间{instance_id % 50}",
             "category": "设备设施", "description": "隐患描述", "reporter_name": None, "reporter_mobile": "13900000000",
             "reporter_resident_id": None, "anonymous": True, "employee_of_reported_unit": False,

@@ -17,13 +17,16 @@ class HazardReport(Base):
     __tablename__ = "hazard_report"
     __table_args__ = (
         Index("ix_hazard_report_dedupe", "enterprise_id", "location_key"),
-        # Plan target progress (workflows.plans.metrics, issue #9): a period's reports and rewards from the index alone.
-        Index("ix_hazard_report_received", "received_at", "verification_result", "instance_id"),
-        Index("ix_hazard_report_reward_paid", "reward_paid_on", "instance_id", "reward_amount"),
+        # Plan target progress (workflows.plans.metrics, issue #9): a period's reports and rewards in a unit's subtree
+        # from the index alone, without joining each report to its case.
+        Index("ix_hazard_report_received", "received_at", "verification_result", "home_unit_id"),
+        Index("ix_hazard_report_reward_paid", "reward_paid_on", "home_unit_id", "reward_amount"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), unique=True)
+    # The case's home unit, copied when the report is filed (a case never changes unit): the metrics count by it.
+    home_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"))
     channel: Mapped[str] = mapped_column(String(32))
     location: Mapped[str] = mapped_column(String(200))

@@ -115,6 +115,7 @@ class HazardReportHooks(ProcessHooks):
         session.add(
             HazardReport(
                 instance_id=instance.id,
+                home_unit_id=instance.home_unit_id,
                 enterprise_id=instance.enterprise_id,
                 channel=data["channel"],
                 location=data["location"],
