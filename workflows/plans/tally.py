@@ -9,12 +9,12 @@ workflows.integrity) compares them with a recount and finds the open-task trigge
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import String, Table, case, cast, delete, func, insert, select, text
+from sqlalchemy import Table, case, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from workflows.calendar import SHANGHAI
@@ -101,33 +101,29 @@ def expected_open(session: Session) -> Counter[OpenKey]:
 
 
 def expected_closed(session: Session) -> Counter[ClosedKey]:
-    """Completed cases by the tally's key: each case's distinct seats listed by the database (from the task index's
-    (instance, unit, department) index), made canonical here."""
+    """Completed cases by the tally's key. Two plain reads (each completed case's distinct seats, then the cases),
+    joined here: one statement aggregating the seats inside the join left PostgreSQL's planner, with statistics from
+    a near-empty table, re-aggregating the task rows for every case."""
     completed = ProcessInstance.status == InstanceStatus.COMPLETED.value
-    seat_columns = (TaskIndexEntry.instance_id, TaskIndexEntry.org_unit_id, TaskIndexEntry.department_code)
-    seats = (
-        select(*seat_columns).join(ProcessInstance, ProcessInstance.id == TaskIndexEntry.instance_id).where(completed)
-        .group_by(*seat_columns)
-        .subquery()
-    )  # fmt: skip
-    seat = cast(seats.c.org_unit_id, String) + SEAT_SEPARATOR + func.coalesce(seats.c.department_code, "")
-    per_case = (
-        select(seats.c.instance_id, func.aggregate_strings(seat, LIST_SEPARATOR).label("seats"))
-        .group_by(seats.c.instance_id)
-        .subquery()
-    )
+    seats: dict[int, set[tuple[int, str | None]]] = defaultdict(set)
+    for instance_id, unit_id, department in session.execute(
+        select(TaskIndexEntry.instance_id, TaskIndexEntry.org_unit_id, TaskIndexEntry.department_code)
+        .join(ProcessInstance, ProcessInstance.id == TaskIndexEntry.instance_id)
+        .where(completed)
+        .distinct()
+    ):
+        seats[instance_id].add((unit_id, department))
     item = case((ProcessInstance.process_key == SUPERVISION, SupervisionItem.plan_item_id), else_=None)
     rows = session.execute(
-        select(ProcessInstance.completed_at, ProcessInstance.process_key, item, ProcessInstance.home_unit_id,
-               per_case.c.seats)
-        .outerjoin(per_case, per_case.c.instance_id == ProcessInstance.id)
+        select(ProcessInstance.id, ProcessInstance.completed_at, ProcessInstance.process_key, item,
+               ProcessInstance.home_unit_id)
         .outerjoin(SupervisionItem, SupervisionItem.instance_id == ProcessInstance.id)
         .where(completed, ProcessInstance.completed_at.is_not(None))
     )  # fmt: skip
     counts: Counter[ClosedKey] = Counter()
-    for completed_at, process_key, plan_item_id, home_unit_id, listed in rows:
+    for instance_id, completed_at, process_key, plan_item_id, home_unit_id in rows:
         counts[(completion_month(completed_at), process_key, plan_item_id, home_unit_id,
-                seats_text(parse_seats(listed or "")))] += 1  # fmt: skip
+                seats_text(seats.get(instance_id, ())))] += 1  # fmt: skip
     return counts
 
 
