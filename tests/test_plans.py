@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from tests.aid_helpers import confirmed_list, distributed_list, review_all
@@ -27,7 +27,7 @@ from workflows.calendar import beijing_today
 from workflows.models import HazardReport, Plan, PlanItem, PlanTarget
 from workflows.organisation import unit_by_code
 from workflows.plans.loading import PlanDataError, builtin_plan_files, load_plan, read_plan_file
-from workflows.plans.metrics import target_progress
+from workflows.plans.metrics import ProgressReader, target_progress
 from workflows.plans.periods import Period, PeriodError, parse_period
 
 SEED = Path(__file__).parent / "data" / "seed_000.txt"
@@ -269,6 +269,46 @@ def test_hazard_reports_verified_and_rewards_paid(world: Session) -> None:
     assert progress(world, 13, 1, year, scope="210204").value == 0  # 沙河口区's report was not true
     rewards = progress(world, 13, 2, year)
     assert rewards.value == Decimal("500.00") and rewards.goal is None
+
+
+def test_one_reader_serves_every_target_and_scope_with_one_statement_per_metric(world: Session) -> None:
+    """Issue #9: the dashboard reads each metric once, grouped by unit, and sums it per scope; the figures are those
+    of a target read on its own."""
+    for unit_code, result in (("210211-G001", "属实"), ("210211", "基本属实"), ("210204", "属实")):
+        report = world.scalar(select(HazardReport).where(HazardReport.instance_id == start_report(world).id))
+        assert report is not None
+        report.home_unit_id = unit_by_code(world, unit_code).id  # a case at a grassroots union, a district
+        report.verification_result, report.reward_amount = result, Decimal("300.10")
+        report.reward_paid_on = beijing_today()
+    world.flush()
+    plan, period = dalian_plan(world), parse_period(str(beijing_today().year), beijing_today())
+    scopes = [unit_by_code(world, code) for code in ("210200", "210211", "210204", "210202")]
+    targets = [target for plan_item in plan.items for target in plan_item.targets]
+    alone = {(t.id, s.id): target_progress(world, t, period, s, plan.issuing_unit_id) for t in targets for s in scopes}
+
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        statements.append(statement)
+
+    connection = world.connection()
+    event.listen(connection, "before_cursor_execute", count)
+    reader = ProgressReader(world, plan.issuing_unit_id)
+    together = {(t.id, s.id): reader.progress(t, period, s) for t in targets for s in scopes}
+    event.remove(connection, "before_cursor_execute", count)
+
+    assert together == alone
+    assert alone[(targets_of(plan, "hazard_reports_verified").id, scopes[0].id)].value == 3
+    assert alone[(targets_of(plan, "hazard_reports_verified").id, scopes[1].id)].value == 2  # 甘井子区 and below it
+    assert alone[(targets_of(plan, "hazard_rewards_paid").id, scopes[2].id)].value == Decimal("300.10")  # 沙河口区
+    assert alone[(targets_of(plan, "hazard_rewards_paid").id, scopes[3].id)].value == Decimal("0.00")  # 中山区
+    metrics = {t.metric for t in targets if t.metric}
+    # each metric once, the parameters once, the year's studio call once, each scope's subtree once
+    assert len(statements) == len(metrics) + 1 + 1 + len(scopes)
+
+
+def targets_of(plan: Plan, metric: str) -> PlanTarget:
+    return next(t for plan_item in plan.items for t in plan_item.targets if t.metric == metric)
 
 
 def test_a_target_without_a_data_source_shows_its_goal_and_no_figure(world: Session) -> None:

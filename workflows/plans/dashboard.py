@@ -16,8 +16,8 @@ progress from live data (workflows.plans.metrics).
 Issue #9 measures this page at a million task-index rows, so the counts come from tallies kept on the write path
 (workflows.models.tally: open tasks by process, supervised item, seat and due day; closed cases by month and the set
 of seats they touched), read with two grouped queries over the whole plan and assigned to rows in Python; never a
-query per row. Target progress is a query per target (per row on the item page
-and in the ledger only).
+query per row. Target progress reads each metric once, grouped by unit, and sums it per row
+(workflows.plans.metrics.ProgressReader).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from workflows.models import (
     ResponsibilityRole,
     SupervisionItem,
 )
-from workflows.plans.metrics import TargetProgress, row_progress, target_progress
+from workflows.plans.metrics import ProgressReader, TargetProgress
 from workflows.plans.periods import Period
 from workflows.plans.responsibility import LinkedProcess, ResponsibleRow, linked_processes, plan_items, responsible_rows
 from workflows.plans.tally import parse_seats
@@ -371,6 +371,7 @@ def plan_dashboard(
         if whole_plan:
             figures[item_id].totals.add_urges(count, last)
 
+    progress = ProgressReader(session, plan.issuing_unit_id, units)
     for item in items:
         item_figures = figures[item.id]
         if not whole_plan:
@@ -378,13 +379,10 @@ def plan_dashboard(
             own = item_figures.rows[0] if item_figures.rows else None
             if own is not None:
                 item_figures.totals = own.figures
-                item_figures.targets = row_progress(session, plan, item, own.row, period)
+                item_figures.targets = progress.row_progress(item, own.row, period)
         else:
-            item_figures.targets = [
-                target_progress(session, target, period, plan.issuing_unit, plan.issuing_unit_id)
-                for target in item.targets
-            ]
+            item_figures.targets = [progress.progress(target, period, plan.issuing_unit) for target in item.targets]
         if row_targets:
             for row_figures in item_figures.rows:
-                row_figures.targets = row_progress(session, plan, item, row_figures.row, period)
+                row_figures.targets = progress.row_progress(item, row_figures.row, period)
     return PlanDashboard(plan, period, now, near_limit, [figures[item.id] for item in items])

@@ -1,177 +1,34 @@
 """Target progress from live data (issue #8: "progress is computed from live data, never typed in").
 
-Each metric counts or sums the records a linked process writes, for a period (Beijing dates) and within a unit's
-subtree (the whole plan's issuing unit, or one responsible unit). A target's goal comes from the policy parameter
-it names, which carries its source (seed and item); goals are annual, so a quarter or month shows the year's goal.
+Each metric (workflows.plans.metric_queries) counts or sums the records a linked process writes, for a period
+(Beijing dates), grouped by the unit they count for; a target's figure within a unit (the whole plan's issuing unit,
+or one responsible unit) is the sum over that unit's subtree. A target's goal comes from the policy parameter it
+names, which carries its source (seed and item); goals are annual, so a quarter or month shows the year's goal.
+
+Issue #9: a page asks for many targets at many scopes; `ProgressReader` reads each metric once per period and each
+goal once per year, and sums the groups in Python.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, distinct, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from workflows.calendar import SHANGHAI
-from workflows.models import (
-    AidPayment,
-    AidWorker,
-    ApplicationStatus,
-    HazardReport,
-    HonourNomination,
-    OrgUnit,
-    PaymentStatus,
-    Plan,
-    PlanItem,
-    PlanTarget,
-    PolicyParameter,
-    Studio,
-    StudioApplication,
-    StudioCall,
-    StudioFunding,
-)
+from workflows.models import OrgUnit, Plan, PlanItem, PlanTarget, PolicyParameter, StudioCall
+from workflows.plans.metric_queries import METRICS, Metric
 from workflows.plans.periods import Period
 from workflows.plans.responsibility import ResponsibleRow
 
 FEN = Decimal("0.01")
-VERIFIED = ("属实", "基本属实")  # workflows.policy.hazard.VERIFICATION_RESULTS less 不属实
+Groups = dict[tuple[int | None, str | None], Decimal]  # (unit the records count for, kind) → value
 
-
-def _within(unit_column: Any, scope: OrgUnit) -> ColumnElement[bool]:
-    """The row's unit lies in `scope`'s subtree (materialised path, one LIKE)."""
-    scoped = aliased(OrgUnit)
-    return unit_column.in_(select(scoped.id).where(scoped.path.like(f"{scope.path}%")))
-
-
-def _value(session: Session, query: Select[Any]) -> Decimal:
-    return Decimal(session.scalar(query) or 0)
-
-
-def _stamp_bounds(period: Period) -> tuple[datetime, datetime]:
-    start = datetime.combine(period.start, time.min, tzinfo=SHANGHAI)
-    end = datetime.combine(period.end, time.max, tzinfo=SHANGHAI)
-    return start, end
-
-
-def studios_named(session: Session, period: Period, scope: OrgUnit, params: Mapping[str, Any]) -> Decimal:
-    """Studios named in the period (seed 000 item 4), by the applicant union's place in the tree."""
-    query = (
-        select(func.count(Studio.id))
-        .join(StudioApplication, StudioApplication.id == Studio.application_id)
-        .where(Studio.named_on.between(period.start, period.end), _within(StudioApplication.applicant_unit_id, scope))
-    )
-    if "studio_type" in params:
-        query = query.where(Studio.studio_type == params["studio_type"])
-    return _value(session, query)
-
-
-def studio_funding_paid(session: Session, period: Period, scope: OrgUnit, params: Mapping[str, Any]) -> Decimal:
-    """Studio funding paid in the period, yuan to the fen (seed 000 item 4; from 2021 seed 004)."""
-    query = (
-        select(func.sum(StudioFunding.amount))
-        .join(Studio, Studio.id == StudioFunding.studio_id)
-        .join(StudioApplication, StudioApplication.id == Studio.application_id)
-        .where(
-            StudioFunding.paid_on.between(period.start, period.end),
-            _within(StudioApplication.applicant_unit_id, scope),
-        )
-    )
-    return _value(session, query).quantize(FEN)
-
-
-def honours_awarded(session: Session, period: Period, scope: OrgUnit, params: Mapping[str, Any]) -> Decimal:
-    """Honours awarded in the period (seed 000 item 5), by the nominating unit."""
-    query = select(func.count(HonourNomination.id)).where(
-        HonourNomination.status == ApplicationStatus.AWARDED.value,
-        HonourNomination.awarded_on.between(period.start, period.end),
-        _within(HonourNomination.nominating_unit_id, scope),
-    )
-    if "honour_type" in params:
-        query = query.where(HonourNomination.honour_type == params["honour_type"])
-    return _value(session, query)
-
-
-def _worker_in_scope(scope: OrgUnit) -> ColumnElement[bool]:
-    # A worker belongs to the district the list assigned them to; a worker not yet assigned counts for the city.
-    return func.coalesce(AidWorker.district_unit_id, AidWorker.city_unit_id).in_(
-        select(OrgUnit.id).where(OrgUnit.path.like(f"{scope.path}%"))
-    )
-
-
-def aid_workers_reviewed(session: Session, period: Period, scope: OrgUnit, params: Mapping[str, Any]) -> Decimal:
-    """Workers whose family and employment situation the city reviewed in the period (seed 000 item 8)."""
-    start, end = _stamp_bounds(period)
-    query = select(func.count(AidWorker.id)).where(
-        AidWorker.review_conclusion.is_not(None), AidWorker.reviewed_at.between(start, end), _worker_in_scope(scope)
-    )
-    return _value(session, query)
-
-
-def _paid(period: Period, scope: OrgUnit) -> tuple[ColumnElement[bool], ...]:
-    return (
-        AidPayment.status == PaymentStatus.PAID.value,
-        AidPayment.paid_on.between(period.start, period.end),
-        _worker_in_scope(scope),
-    )
-
-
-def aid_paid(session: Session, period: Period, scope: OrgUnit, params: Mapping[str, Any]) -> Decimal:
-    """Aid paid to bank cards in the period, as the bank confirmed it (seed 000 item 10)."""
-    query = select(func.sum(AidPayment.amount)).join(AidWorker, AidWorker.id == AidPayment.worker_id)
-    return _value(session, query.where(*_paid(period, scope))).quantize(FEN)
-
-
-def aid_workers_paid(session: Session, period: Period, scope: OrgUnit, params: Mapping[str, Any]) -> Decimal:
-    """Workers paid in the period (seed 000 item 10)."""
-    query = select(func.count(distinct(AidPayment.worker_id))).join(AidWorker, AidWorker.id == AidPayment.worker_id)
-    return _value(session, query.where(*_paid(period, scope)))
-
-
-def _hazards_in(scope: OrgUnit, *columns: Any) -> Select[Any]:
-    """Hazard reports whose case's home unit (copied onto the report) lies in `scope`'s subtree. Issue #9: read from
-    the reports' period indexes, which end in the home unit, with one join to the unit's path; never the cases."""
-    home = aliased(OrgUnit)
-    return (
-        select(*columns)
-        .select_from(HazardReport)
-        .join(home, home.id == HazardReport.home_unit_id)
-        .where(home.path.like(f"{scope.path}%"))
-    )
-
-
-def hazard_reports_verified(session: Session, period: Period, scope: OrgUnit, params: Mapping[str, Any]) -> Decimal:
-    """Reports received in the period and verified true or basically true (seed 000 item 13)."""
-    start, end = _stamp_bounds(period)
-    query = _hazards_in(scope, func.count()).where(
-        HazardReport.verification_result.in_(VERIFIED), HazardReport.received_at.between(start, end)
-    )
-    return _value(session, query)
-
-
-def hazard_rewards_paid(session: Session, period: Period, scope: OrgUnit, params: Mapping[str, Any]) -> Decimal:
-    """First-reporter rewards paid in the period (seed 000 item 13)."""
-    query = _hazards_in(scope, func.sum(HazardReport.reward_amount)).where(
-        HazardReport.reward_paid_on.between(period.start, period.end)
-    )
-    return _value(session, query).quantize(FEN)
-
-
-MetricFunction = Callable[[Session, Period, OrgUnit, Mapping[str, Any]], Decimal]
-
-METRICS: dict[str, MetricFunction] = {
-    "studios_named": studios_named,
-    "studio_funding_paid": studio_funding_paid,
-    "honours_awarded": honours_awarded,
-    "aid_workers_reviewed": aid_workers_reviewed,
-    "aid_paid": aid_paid,
-    "aid_workers_paid": aid_workers_paid,
-    "hazard_reports_verified": hazard_reports_verified,
-    "hazard_rewards_paid": hazard_rewards_paid,
-}
+__all__ = ["METRICS", "Goal", "ProgressReader", "TargetProgress", "annual_goal", "row_progress", "target_progress"]
 
 
 @dataclass(frozen=True)
@@ -193,63 +50,141 @@ class TargetProgress:
         return self.target.label
 
 
-def _call_quota(session: Session, target: PlanTarget, year: int, plan_unit_id: int) -> Goal | None:
-    """From 2021 no source gives the studio quotas: the year's call records the quota its opener entered."""
-    call = session.scalar(select(StudioCall).where(StudioCall.city_unit_id == plan_unit_id, StudioCall.year == year))
-    if call is None:
+def period_parameters(metric: Metric, period: Period) -> dict[str, date | datetime]:
+    """The period's bounds as the metric's statement compares them: dates, or the Beijing days' first and last
+    instants."""
+    if metric.stamped:
+        return {
+            "period_start": datetime.combine(period.start, time.min, tzinfo=SHANGHAI),
+            "period_end": datetime.combine(period.end, time.max, tzinfo=SHANGHAI),
+        }
+    return {"period_start": period.start, "period_end": period.end}
+
+
+def _in_force(parameters: Iterable[PolicyParameter], year: int) -> dict[str, PolicyParameter]:
+    """Per key, the parameter valid on the latest day of `year` it covers.
+
+    “连续3年” measures end mid-year (e.g. 2020-09-30), so a year the parameter covers only in part still has its goal.
+    """
+    year_start, year_end = date(year, 1, 1), date(year, 12, 31)
+    chosen: dict[str, PolicyParameter] = {}
+    for parameter in parameters:
+        if parameter.valid_from > year_end or (parameter.valid_to is not None and parameter.valid_to < year_start):
+            continue
+        current = chosen.get(parameter.key)
+        if current is None or parameter.valid_from > current.valid_from:
+            chosen[parameter.key] = parameter
+    return chosen
+
+
+class ProgressReader:
+    """Target progress for one page: metrics read once per period, goals once per year (issue #9).
+
+    `units`: unit id → materialised path for the units the page's scopes cover (the plan unit's subtree); a scope
+    outside it has its subtree read when first asked for."""
+
+    def __init__(self, session: Session, plan_unit_id: int, units: Mapping[int, str] | None = None) -> None:
+        self.session = session
+        self.plan_unit_id = plan_unit_id
+        self.units = dict(units or {})
+        self.groups: dict[tuple[str, Period], Groups] = {}
+        self.parameters: dict[int, dict[str, PolicyParameter]] = {}
+        self.calls: dict[int, StudioCall | None] = {}
+        self.subtrees: dict[int, frozenset[int]] = {}
+
+    def metric_groups(self, name: str, period: Period) -> Groups:
+        found = self.groups.get((name, period))
+        if found is None:
+            metric = METRICS[name]
+            found = {}
+            for unit_id, kind, value in self.session.execute(metric.statement(), period_parameters(metric, period)):
+                found[(unit_id, kind)] = Decimal(value or 0)
+            self.groups[(name, period)] = found
+        return found
+
+    def subtree(self, scope: OrgUnit) -> frozenset[int]:
+        found = self.subtrees.get(scope.id)
+        if found is None:
+            if scope.id in self.units:
+                found = frozenset(unit for unit, path in self.units.items() if path.startswith(scope.path))
+            else:
+                rows = self.session.execute(select(OrgUnit.id).where(OrgUnit.path.startswith(scope.path)))
+                found = frozenset(unit_id for (unit_id,) in rows)
+            self.subtrees[scope.id] = found
+        return found
+
+    def value(self, target: PlanTarget, period: Period, scope: OrgUnit) -> Decimal | None:
+        """The target's figure within `scope`'s subtree; None when the metric has no live data source."""
+        metric = METRICS.get(target.metric)
+        if metric is None:
+            return None
+        params = target.params or {}
+        kind = params.get(metric.kind_param) if metric.kind_param else None
+        units = self.subtree(scope)
+        total = sum(
+            (value for (unit_id, group_kind), value in self.metric_groups(target.metric, period).items()
+             if unit_id in units and (kind is None or group_kind == kind)),
+            Decimal(0),
+        )  # fmt: skip
+        return total.quantize(FEN) if metric.money else total
+
+    def goal(self, target: PlanTarget, period: Period) -> Goal | None:
+        """The goal in force for the period's year (`_in_force`); studio quotas fall back to the year's call
+        (workflows.studio.calls) where no parameter is in force."""
+        if not target.parameter_key:
+            return None
+        year = period.year
+        if year not in self.parameters:
+            self.parameters[year] = _in_force(self.session.scalars(select(PolicyParameter)), year)
+        parameter = self.parameters[year].get(target.parameter_key)
+        if parameter is not None:
+            return Goal(Decimal(parameter.value), parameter.source, parameter.is_default)
+        if target.metric == "studios_named" and "studio_type" in (target.params or {}):
+            return self._call_quota(target, year)
         return None
-    quota = Decimal(call.quota(target.params["studio_type"]))
-    return Goal(quota, f"{year}年度创新工作室申报通知：{call.quota_source}", False)
+
+    def _call_quota(self, target: PlanTarget, year: int) -> Goal | None:
+        """From 2021 no source gives the studio quotas: the year's call records the quota its opener entered."""
+        if year not in self.calls:
+            self.calls[year] = self.session.scalar(
+                select(StudioCall).where(StudioCall.city_unit_id == self.plan_unit_id, StudioCall.year == year)
+            )
+        call = self.calls[year]
+        if call is None:
+            return None
+        quota = Decimal(call.quota(target.params["studio_type"]))
+        return Goal(quota, f"{year}年度创新工作室申报通知：{call.quota_source}", False)
+
+    def progress(self, target: PlanTarget, period: Period, scope: OrgUnit) -> TargetProgress:
+        """The target's figure within `scope` for the period, against the annual goal of the plan's issuing unit."""
+        value = self.value(target, period, scope)
+        goal = self.goal(target, period)
+        percent = None
+        if value is not None and goal is not None and goal.value > 0:
+            percent = (value * 100 / goal.value).quantize(Decimal("0.1"))
+        return TargetProgress(target, value, goal, percent)
+
+    def row_progress(self, item: PlanItem, row: ResponsibleRow, period: Period) -> list[TargetProgress]:
+        """A unit's own progress on the item's targets that have live data, within its subtree; none for a
+        department (the item's progress is the plan unit's)."""
+        if not row.covers_subtree:
+            return []
+        return [self.progress(target, period, row.org_unit) for target in item.targets if target.metric]
 
 
 def annual_goal(session: Session, target: PlanTarget, period: Period, plan_unit_id: int) -> Goal | None:
-    """The goal in force for the period's year: the parameter valid on the latest day of that year it covers.
-
-    “连续3年” measures end mid-year (e.g. 2020-09-30), so a year the parameter covers only in part still has its goal.
-    Studio quotas fall back to the year's call (workflows.studio.calls) where no parameter is in force.
-    """
-    if not target.parameter_key:
-        return None
-    year_start, year_end = date(period.year, 1, 1), date(period.year, 12, 31)
-    parameter = session.scalar(
-        select(PolicyParameter)
-        .where(
-            PolicyParameter.key == target.parameter_key,
-            PolicyParameter.valid_from <= year_end,
-            (PolicyParameter.valid_to.is_(None)) | (PolicyParameter.valid_to >= year_start),
-        )
-        .order_by(PolicyParameter.valid_from.desc())
-        .limit(1)
-    )
-    if parameter is None:
-        if target.metric == "studios_named" and "studio_type" in (target.params or {}):
-            return _call_quota(session, target, period.year, plan_unit_id)
-        return None
-    return Goal(Decimal(parameter.value), parameter.source, parameter.is_default)
+    return ProgressReader(session, plan_unit_id).goal(target, period)
 
 
 def target_progress(
     session: Session, target: PlanTarget, period: Period, scope: OrgUnit, plan_unit_id: int
 ) -> TargetProgress:
-    """The target's figure within `scope` for the period, against the annual goal of the plan's issuing unit."""
-    metric = METRICS.get(target.metric)
-    value = metric(session, period, scope, target.params or {}) if metric else None
-    goal = annual_goal(session, target, period, plan_unit_id)
-    percent = None
-    if value is not None and goal is not None and goal.value > 0:
-        percent = (value * 100 / goal.value).quantize(Decimal("0.1"))
-    return TargetProgress(target, value, goal, percent)
+    """One target's progress (a page with several uses one ProgressReader)."""
+    return ProgressReader(session, plan_unit_id).progress(target, period, scope)
 
 
 def row_progress(
     session: Session, plan: Plan, item: PlanItem, row: ResponsibleRow, period: Period
 ) -> list[TargetProgress]:
-    """A unit's own progress on the item's targets that have live data, within its subtree; none for a department
-    (the item's progress is the plan unit's)."""
-    if not row.covers_subtree:
-        return []
-    return [
-        target_progress(session, target, period, row.org_unit, plan.issuing_unit_id)
-        for target in item.targets
-        if target.metric
-    ]
+    return ProgressReader(session, plan.issuing_unit_id).row_progress(item, row, period)
+

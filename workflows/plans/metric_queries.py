@@ -1,0 +1,152 @@
+"""The live-data metrics behind plan targets (issue #8: "progress is computed from live data, never typed in").
+
+Each metric is one grouped statement: the period's value by the unit the record counts for and, where targets
+pick a kind (五一劳动奖章, 职工创新工作室), by that kind. workflows.plans.metrics sums the groups over a unit's
+subtree, so one statement serves the whole plan, a district's own row and every responsible row of the item page
+(issue #9: the dashboard had sent a statement per target, per row, each with its own subtree subquery).
+
+The statements are built once per process, with the period as bound parameters (`period_start`, `period_end`):
+dates for date columns, Beijing instants for timestamps (see `Metric.stamped`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, bindparam, distinct, func, literal, select
+
+from workflows.models import (
+    AidPayment,
+    AidWorker,
+    ApplicationStatus,
+    HazardReport,
+    HonourNomination,
+    PaymentStatus,
+    Studio,
+    StudioApplication,
+    StudioFunding,
+)
+
+VERIFIED = ("属实", "基本属实")  # workflows.policy.hazard.VERIFICATION_RESULTS less 不属实
+NO_KIND = literal(None)
+GroupedStatement = Select[Any, Any, Any]  # (unit id, kind or None, value)
+
+
+def _during(column: Any) -> ColumnElement[bool]:
+    """The record's date or instant lies in the period (both ends included)."""
+    return column.between(bindparam("period_start", type_=column.type), bindparam("period_end", type_=column.type))
+
+
+@cache
+def studios_named() -> GroupedStatement:
+    """Studios named in the period (seed 000 item 4), by the applicant union and the studio type."""
+    return (
+        select(StudioApplication.applicant_unit_id, Studio.studio_type, func.count(Studio.id))
+        .join(StudioApplication, StudioApplication.id == Studio.application_id)
+        .where(_during(Studio.named_on))
+        .group_by(StudioApplication.applicant_unit_id, Studio.studio_type)
+    )
+
+
+@cache
+def studio_funding_paid() -> GroupedStatement:
+    """Studio funding paid in the period, yuan (seed 000 item 4; from 2021 seed 004), by the applicant union."""
+    return (
+        select(StudioApplication.applicant_unit_id, NO_KIND, func.sum(StudioFunding.amount))
+        .join(Studio, Studio.id == StudioFunding.studio_id)
+        .join(StudioApplication, StudioApplication.id == Studio.application_id)
+        .where(_during(StudioFunding.paid_on))
+        .group_by(StudioApplication.applicant_unit_id)
+    )
+
+
+@cache
+def honours_awarded() -> GroupedStatement:
+    """Honours awarded in the period (seed 000 item 5), by the nominating unit and the honour."""
+    return (
+        select(HonourNomination.nominating_unit_id, HonourNomination.honour_type, func.count(HonourNomination.id))
+        .where(HonourNomination.status == ApplicationStatus.AWARDED.value, _during(HonourNomination.awarded_on))
+        .group_by(HonourNomination.nominating_unit_id, HonourNomination.honour_type)
+    )
+
+
+def _worker_unit() -> ColumnElement[Any]:
+    # A worker belongs to the district the list assigned them to; a worker not yet assigned counts for the city.
+    return func.coalesce(AidWorker.district_unit_id, AidWorker.city_unit_id)
+
+
+@cache
+def aid_workers_reviewed() -> GroupedStatement:
+    """Workers whose family and employment situation the city reviewed in the period (seed 000 item 8)."""
+    unit = _worker_unit()
+    return (
+        select(unit, NO_KIND, func.count(AidWorker.id))
+        .where(AidWorker.review_conclusion.is_not(None), _during(AidWorker.reviewed_at))
+        .group_by(unit)
+    )
+
+
+def _paid_to_workers(value: Any) -> GroupedStatement:
+    unit = _worker_unit()
+    return (
+        select(unit, NO_KIND, value)
+        .join(AidWorker, AidWorker.id == AidPayment.worker_id)
+        .where(AidPayment.status == PaymentStatus.PAID.value, _during(AidPayment.paid_on))
+        .group_by(unit)
+    )
+
+
+@cache
+def aid_paid() -> GroupedStatement:
+    """Aid paid to bank cards in the period, as the bank confirmed it (seed 000 item 10)."""
+    return _paid_to_workers(func.sum(AidPayment.amount))
+
+
+@cache
+def aid_workers_paid() -> GroupedStatement:
+    """Workers paid in the period (seed 000 item 10); a worker counts for one unit, so the groups add up."""
+    return _paid_to_workers(func.count(distinct(AidPayment.worker_id)))
+
+
+@cache
+def hazard_reports_verified() -> GroupedStatement:
+    """Reports received in the period and verified true or basically true (seed 000 item 13), by their case's home
+    unit (copied onto the report: the period index ends in it, so the count never reads the cases)."""
+    return (
+        select(HazardReport.home_unit_id, NO_KIND, func.count())
+        .where(_during(HazardReport.received_at), HazardReport.verification_result.in_(VERIFIED))
+        .group_by(HazardReport.home_unit_id)
+    )
+
+
+@cache
+def hazard_rewards_paid() -> GroupedStatement:
+    """First-reporter rewards paid in the period (seed 000 item 13), by their case's home unit."""
+    return (
+        select(HazardReport.home_unit_id, NO_KIND, func.sum(HazardReport.reward_amount))
+        .where(_during(HazardReport.reward_paid_on))
+        .group_by(HazardReport.home_unit_id)
+    )
+
+
+@dataclass(frozen=True)
+class Metric:
+    statement: Callable[[], GroupedStatement]  # built once; the period as bound parameters
+    stamped: bool = False  # the period is compared with instants (Beijing day bounds), not dates
+    kind_param: str | None = None  # the target parameter that picks the groups' kind, when a target gives it
+    money: bool = False  # yuan, rounded to the fen
+
+
+METRICS: dict[str, Metric] = {
+    "studios_named": Metric(studios_named, kind_param="studio_type"),
+    "studio_funding_paid": Metric(studio_funding_paid, money=True),
+    "honours_awarded": Metric(honours_awarded, kind_param="honour_type"),
+    "aid_workers_reviewed": Metric(aid_workers_reviewed, stamped=True),
+    "aid_paid": Metric(aid_paid, money=True),
+    "aid_workers_paid": Metric(aid_workers_paid),
+    "hazard_reports_verified": Metric(hazard_reports_verified, stamped=True),
+    "hazard_rewards_paid": Metric(hazard_rewards_paid, money=True),
+}
