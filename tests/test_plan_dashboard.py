@@ -128,6 +128,10 @@ def test_counts_per_row_department_district_and_supervision(world: Session) -> N
     own = dashboard(world, own_unit_id=unit(world, GANJINGZI).id)
     assert [r.row.org_unit.code for r in item_figures(own, 13).rows] == [GANJINGZI]
     assert item_figures(own, 13).totals.open_tasks == 2
+    # ...equal to that row's in the whole plan's view, item by item (the district's view reads only its subtree).
+    assert [(f.item.number, f.totals) for f in own.items] == [
+        (f.item.number, row_figures(board, f.item.number, GANJINGZI).figures) for f in board.items
+    ]
 
 
 def test_completed_cases_count_in_their_period_only(world: Session) -> None:
@@ -144,6 +148,9 @@ def test_completed_cases_count_in_their_period_only(world: Session) -> None:
     assert item_figures(q1, 4).totals.completed_cases == 1
     assert row_figures(q1, 4, GANJINGZI).figures.completed_cases == 0
     assert row_figures(q2, 4, SHAHEKOU).figures.completed_cases == 0
+    own_q1 = {code: dashboard(world, "2026-Q1", own_unit_id=unit(world, code).id) for code in (SHAHEKOU, GANJINGZI)}
+    assert item_figures(own_q1[SHAHEKOU], 4).totals.completed_cases == 1  # a district's own view
+    assert item_figures(own_q1[GANJINGZI], 4).totals.completed_cases == 0
     plan_row = next(r.row for r in item_figures(q1, 4).rows if r.row.org_unit.code == SHAHEKOU)
     assert [c.case.id for c in row_cases(world, plan_item(world, 4), plan_row, period("2026-Q1"))[0]] == [case.id]
     assert row_cases(world, plan_item(world, 4), plan_row, period("2026-Q2")) == ([], 0)

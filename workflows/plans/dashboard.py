@@ -332,6 +332,11 @@ def plan_dashboard(
 
     whole_plan = own_unit_id is None  # a district's view has no totals beyond its own row
     units = _plan_units(session, plan)
+    if own_unit_id is not None and own_unit_id in units:
+        # Only the district's own row is shown: tallies of units outside its subtree cannot reach it (issue #9: the
+        # busiest view, a district official's, skips the rest of the plan's groups).
+        own_path = units[own_unit_id]
+        units = {unit_id: path for unit_id, path in units.items() if path.startswith(own_path)}
     ancestry = {unit_id: _ancestors(path) for unit_id, path in units.items()}
     assigners = {item_id: _Assigner(item_figures.rows, ancestry) for item_id, item_figures in figures.items()}
     for process_key, plan_item_id, unit_id, department, total, overdue, due_soon in _open_task_groups(
