@@ -43,6 +43,7 @@ from webapp import (
     task_ops,
     tasks,
 )
+from webapp.template_cache import COMPILED_TEMPLATES
 from workflows.attachments import JPEG, PDF, PNG
 from workflows.db import RedactDatabaseErrors
 
@@ -56,6 +57,7 @@ def _default_database_url(app: Flask) -> str:
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Configuration comes from defaults, then `FLASK_`-prefixed environment variables, then `test_config`."""
     app = Flask(__name__, instance_relative_config=True)
+    app.jinja_options = {**app.jinja_options, "bytecode_cache": COMPILED_TEMPLATES}  # before jinja_env is built
     app.config.from_mapping(
         SECRET_KEY=None,
         DATABASE_URL=os.environ.get("DATABASE_URL"),
