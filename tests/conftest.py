@@ -4,6 +4,7 @@ import itertools
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,24 @@ import workflows.models  # noqa: F401  (registers every table)
 from tests import postgres_server
 from webapp import create_app
 from webapp import database as webapp_database
+from workflows import passwords
 from workflows.db import Base, make_engine
 from workflows.demo import DEMO_PASSWORD
+
+# scrypt's cost for the demo accounts of the suite's seeded databases. A sign-in checks the stored hash at the cost
+# the hash names (the real code path), so at 2**14 each of the suite's several hundred sign-ins spent ~60 ms in
+# scrypt; at 2**10, ~4 ms. Everything else hashes at the production cost, which tests/test_organisation.py holds.
+SEEDED_SCRYPT_COST = 2**10
+
+
+@contextmanager
+def cheap_demo_passwords() -> Iterator[None]:
+    production = passwords._N
+    passwords._N = SEEDED_SCRYPT_COST
+    try:
+        yield
+    finally:
+        passwords._N = production
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -115,7 +132,7 @@ def seeded_engine(databases: Databases) -> Iterator[Engine]:
 
     engine = make_engine(databases.new("seeded"))
     Base.metadata.create_all(engine)
-    with Session(engine) as db, db.begin():
+    with cheap_demo_passwords(), Session(engine) as db, db.begin():
         seed_policy_parameters(db)
         seed_demo(db)
         deploy_paths(db, [BPMN_DIR], load_routing())
@@ -155,7 +172,7 @@ def app_db_template(databases: Databases, tmp_path_factory: pytest.TempPathFacto
     cli_runner = template_app.test_cli_runner()
     for command in ("init-db", "seed-demo"):
         # The `flask` command pushes an app context for its commands; the test runner does not.
-        with template_app.app_context():
+        with template_app.app_context(), cheap_demo_passwords():
             result = cli_runner.invoke(args=[command])
         assert result.exit_code == 0, f"{command} failed: {result.output}"
     engine = webapp_database.engine(template_app)

@@ -186,7 +186,7 @@ def test_create_user_ok(org: Session) -> None:
     assert head.display_name == "胡德胜"
     official = create_user(org, "cw", PASSWORD, "210200", "finance")
     assert official.department_code == "finance" and official.display_name == "cw"
-    assert official.password_hash.startswith("scrypt$") and PASSWORD not in official.password_hash
+    assert official.password_hash.startswith("scrypt$16384$8$1$") and PASSWORD not in official.password_hash
 
 
 def test_authenticate(org: Session) -> None:
