@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -80,9 +80,14 @@ def _bad_argument(exc: BadRequestArgument) -> tuple[str, int]:
 
 @bp.app_template_filter("plan_light")
 def plan_light(light: str) -> str:
-    """红灯 / 黄灯 / 绿灯."""
-    labels = {"red": _("红灯"), "yellow": _("黄灯"), "green": _("绿灯")}
-    return labels.get(light, LIGHT_LABELS.get(light, light))
+    """红灯 / 黄灯 / 绿灯 (only the one asked for is translated: the filter runs twice per cell of the dashboard)."""
+    if light == "red":
+        return str(_("红灯"))
+    if light == "yellow":
+        return str(_("黄灯"))
+    if light == "green":
+        return str(_("绿灯"))
+    return LIGHT_LABELS.get(light, light)
 
 
 @bp.app_template_filter("plan_role")
@@ -107,6 +112,14 @@ def light_window(session: Session) -> tuple[datetime, datetime]:
     return now, near_due_limit(now, int(current_app.config["NEAR_DUE_WORKING_DAYS"]), calendar_overrides(session))
 
 
+def request_plans(session: Session) -> list[Plan]:
+    """The plans the user may see, read once per request (the page picks one and lists them all)."""
+    if "plans" not in g:
+        g.plans = plans_for(session, current_user.user)
+    plans: list[Plan] = g.plans
+    return plans
+
+
 def request_access(session: Session) -> PlanAccess:
     """The plan the page is about (`?plan=<code>`, else the latest the user sees) and how the user sees it."""
     user: User = current_user.user
@@ -117,7 +130,7 @@ def request_access(session: Session) -> PlanAccess:
         if access is None:
             raise NotFound(_("没有该责任分工方案"))
         return access
-    plans = plans_for(session, user)
+    plans = request_plans(session)
     if not plans:
         raise PermissionDenied(_("只有发文单位、其下属区县（产业）工会和省总工会的用户可以查看责任分工方案"))
     access = plan_access(user, plans[0])
@@ -203,7 +216,7 @@ def _common(access: PlanAccess, period: Period) -> dict[str, Any]:
 @bp.get("/")
 @login_required
 def index() -> tuple[str, int]:
-    session, user = get_session(), current_user.user
+    session = get_session()
     shown = request_shown_items(session)
     access, period = shown.access, shown.period
     now, near = light_window(session)
@@ -214,7 +227,7 @@ def index() -> tuple[str, int]:
         dashboard=dashboard,
         scope=shown.scope,
         has_mine=bool(shown.mine) and access.own_unit_id is None,
-        plans=plans_for(session, user),
+        plans=request_plans(session),
         **_common(access, period),
     )
     return html, 200

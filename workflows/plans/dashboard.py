@@ -254,8 +254,12 @@ def _closed_case_groups(
     )
     inside = set(units)
     groups: dict[tuple[str, int | None, frozenset[Seat]], int] = defaultdict(int)
+    touched_by: dict[tuple[str, int], frozenset[Seat]] = {}  # the same seats and home recur month after month
     for process_key, plan_item_id, home_unit_id, text, count in session.execute(query):
-        touched = frozenset(seat for seat in _seat_set(text) | {(home_unit_id, None)} if seat[0] in inside)
+        touched = touched_by.get((text, home_unit_id))
+        if touched is None:
+            touched = frozenset(seat for seat in _seat_set(text) | {(home_unit_id, None)} if seat[0] in inside)
+            touched_by[(text, home_unit_id)] = touched
         if touched and count:
             groups[(process_key, plan_item_id, touched)] += int(count)
     return groups
