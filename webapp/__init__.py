@@ -44,6 +44,7 @@ from webapp import (
     tasks,
 )
 from webapp.template_cache import COMPILED_TEMPLATES
+from webapp.url_rules import SharedBuilderRule
 from workflows.attachments import JPEG, PDF, PNG
 from workflows.db import RedactDatabaseErrors
 
@@ -58,6 +59,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Configuration comes from defaults, then `FLASK_`-prefixed environment variables, then `test_config`."""
     app = Flask(__name__, instance_relative_config=True)
     app.jinja_options = {**app.jinja_options, "bytecode_cache": COMPILED_TEMPLATES}  # before jinja_env is built
+    app.url_rule_class = SharedBuilderRule
     app.config.from_mapping(
         SECRET_KEY=None,
         DATABASE_URL=os.environ.get("DATABASE_URL"),

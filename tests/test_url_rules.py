@@ -1,0 +1,44 @@
+"""Every route builds the URLs plain Werkzeug rules build, though its builders are shared (webapp/url_rules.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from werkzeug.routing import Map, Rule
+
+from webapp.url_rules import SharedBuilderRule
+
+SAMPLES: dict[str, Any] = {
+    "IntegerConverter": 7,
+    "DatabaseIdConverter": 42,
+    "UnicodeConverter": "甘井子区/a b",
+    "PathConverter": "a/b c",
+}
+
+
+def sample_values(rule: Rule) -> dict[str, Any]:
+    return {name: SAMPLES.get(type(converter).__name__, "x") for name, converter in rule._converters.items()}
+
+
+def test_every_route_builds_what_a_plain_rule_builds(app: Flask) -> None:
+    shared = [rule for rule in app.url_map.iter_rules() if isinstance(rule, SharedBuilderRule)]
+    assert len(shared) > 100  # every route but Flask's static one
+    plain_map = Map(converters=app.url_map.converters)
+    for rule in shared:
+        plain = Rule(rule.rule, endpoint=rule.endpoint, defaults=rule.defaults, methods=rule.methods)
+        plain_map.add(plain)
+        values = sample_values(rule)
+        for append_unknown in (False, True):
+            extra = {"page": 2, "q": "红灯 & 黄灯"} if append_unknown else {}
+            assert rule.build({**values, **extra}, append_unknown) == plain.build({**values, **extra}, append_unknown)
+
+
+def test_a_second_app_reuses_the_first_apps_builders(app: Flask) -> None:
+    from webapp import create_app
+
+    other = create_app({**app.config, "TESTING": True})
+    first = {rule.rule: rule._build for rule in app.url_map.iter_rules() if isinstance(rule, SharedBuilderRule)}
+    second = {rule.rule: rule._build for rule in other.url_map.iter_rules() if isinstance(rule, SharedBuilderRule)}
+    assert first.keys() == second.keys()
+    assert all(first[key].__func__ is second[key].__func__ for key in first)  # the same compiled function
