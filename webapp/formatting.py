@@ -43,8 +43,14 @@ def case_status(status: str) -> str:
 
 
 def light_label(light: str) -> str:
-    labels = {"red": _("已逾期"), "yellow": _("临近到期"), "green": _("正常")}
-    return labels.get(light, light)
+    """Only the label asked for is translated: lists call this for every row."""
+    if light == "red":
+        return str(_("已逾期"))
+    if light == "yellow":
+        return str(_("临近到期"))
+    if light == "green":
+        return str(_("正常"))
+    return light
 
 
 def init_app(app: Flask) -> None:

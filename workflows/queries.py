@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, Select, and_, false, literal, or_, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, false, literal, or_, select, true
 from sqlalchemy.orm import Session
 
 from workflows.acting import authority_on, principals_of
@@ -172,58 +173,88 @@ def _subtree_of(user: User) -> Select[int]:
     return select(OrgUnit.id).where(OrgUnit.path.startswith(user.org_unit.path, autoescape=True))
 
 
-def _case_viewable_by(viewer: User, routing: RoutingTable) -> ColumnElement[bool]:
+def _home_unit_within(units: Select[int]) -> ColumnElement[bool]:
+    return ProcessInstance.home_unit_id.in_(units)
+
+
+@dataclass(frozen=True)
+class CaseColumns:
+    """How a visibility condition names the case it decides on (issue #9: the 督办台账 decides over ~2,000 matters).
+
+    - `id`: the column holding the case's id; the ledger passes `SupervisionItem.instance_id`, so no case row is read.
+    - `process_key`: the process every case it is applied to belongs to (a supervised matter's case is always a
+      `supervision` case), so whether a viewer's department owns the process is decided in Python, not per case.
+    - `home_within(units)`: the condition "the case's home unit is one of `units`" (a select of unit ids).
+    The default names `ProcessInstance` itself, for any process."""
+
+    id: SQLColumnExpression[int] = field(default_factory=lambda: ProcessInstance.id)
+    process_key: str | None = None
+    home_within: Callable[[Select[int]], ColumnElement[bool]] = _home_unit_within
+
+
+def _case_viewable_by(viewer: User, routing: RoutingTable, case: CaseColumns) -> ColumnElement[bool]:
     """SQL twin of routing.can_view_case for one viewer. The task part (`Action.VIEW in task_actions`): a step of the
     viewer's lane (unit, and department where the step names one), a step they completed, for heads and province
     officials a step below them in their department or of a process it owns (the task's process is its case's); these
     read the case's rows of ix_task_index_case_seats alone. And a step named to them (ix_task_index_named: few rows).
+
+    The cheap terms come first (both databases stop at the first true one): the cases the viewer started and the steps
+    named to them are each one index read for the whole list, where the task part probes every case's rows. The
+    starter is found through ix_process_instance_started_by_id, not the case row: on SQLite that row holds the engine
+    state, and reading a column stored after it walks the state's overflow pages (5 ms over 2,000 matters).
     """
     if not viewer.active or viewer.role == Role.SERVICE:
         return false()
-    started = ProcessInstance.started_by_id == viewer.id
-    in_subtree = ProcessInstance.home_unit_id.in_(_subtree_of(viewer))
+    started = case.id.in_(select(ProcessInstance.id).where(ProcessInstance.started_by_id == viewer.id))
     if viewer.role == Role.ADMIN:
-        return or_(started, in_subtree)
-    owned_keys = [key for key, info in routing.processes.items() if info.owner_department == viewer.department_code]
+        return or_(started, case.home_within(_subtree_of(viewer)))
+    department_code = viewer.department_code
+    owned_keys = [key for key, info in routing.processes.items() if info.owner_department == department_code]
+    owns: ColumnElement[bool]
+    if case.process_key is None:
+        owns = ProcessInstance.process_key.in_(owned_keys) if owned_keys else false()
+    else:
+        owns = true() if case.process_key in owned_keys else false()
     department = TaskIndexEntry.department_code
     lane_department: ColumnElement[bool] = department.is_(None)
-    if viewer.department_code is not None:
-        lane_department = or_(lane_department, department == viewer.department_code)
+    if department_code is not None:
+        lane_department = or_(lane_department, department == department_code)
     task_conditions = [
         and_(TaskIndexEntry.org_unit_id == viewer.org_unit_id, lane_department),
         and_(TaskIndexEntry.status == TaskStatus.COMPLETED.value, TaskIndexEntry.completed_by_id == viewer.id),
     ]
-    oversees = viewer.role == Role.HEAD or viewer.org_unit.level == Level.PROVINCE
-    if oversees and viewer.department_code is not None:
-        own_department = or_(
-            department == viewer.department_code,
-            and_(department.is_(None), ProcessInstance.process_key.in_(owned_keys)),
-        )
-        # `+ 0`: the case's few rows are filtered, rather than probing the index once per unit of the subtree (a city
-        # head's subtree is every unit of the city).
-        task_conditions.append(and_((TaskIndexEntry.org_unit_id + 0).in_(_subtree_of(viewer)), own_department))
+    oversees = (viewer.role == Role.HEAD or viewer.org_unit.level == Level.PROVINCE) and department_code is not None
+    if oversees:
+        # The department first, so only its rows test the subtree. `+ 0`: the case's few rows are filtered, rather
+        # than probing the index once per unit of the subtree (a city head's subtree is every unit of the city).
+        own_department = or_(department == department_code, and_(department.is_(None), owns))
+        task_conditions.append(and_(own_department, (TaskIndexEntry.org_unit_id + 0).in_(_subtree_of(viewer))))
     conditions = [
         started,
-        # One column, not `SELECT *`: SQLite then answers from the index alone.
-        select(TaskIndexEntry.instance_id)
-        .where(TaskIndexEntry.instance_id == ProcessInstance.id, or_(*task_conditions))
-        .exists(),
-        ProcessInstance.id.in_(
+        case.id.in_(
             select(TaskIndexEntry.instance_id).where(
                 TaskIndexEntry.assigned_to_id == viewer.id, TaskIndexEntry.status == TaskStatus.READY.value
             )
         ),
+        # One column, not `SELECT *`: SQLite then answers from the index alone.
+        select(TaskIndexEntry.instance_id)
+        .where(TaskIndexEntry.instance_id == case.id, or_(*task_conditions))
+        .exists(),
     ]
-    if oversees and viewer.department_code is not None and owned_keys:
-        conditions.append(and_(in_subtree, ProcessInstance.process_key.in_(owned_keys)))
+    if oversees and owned_keys:
+        conditions.append(and_(owns, case.home_within(_subtree_of(viewer))))
     return or_(*conditions)
 
 
-def viewable_cases(viewers: Sequence[User], routing: RoutingTable) -> ColumnElement[bool]:
+def viewable_cases(
+    viewers: Sequence[User], routing: RoutingTable, case: CaseColumns | None = None
+) -> ColumnElement[bool]:
     """The SQL twin of `routing.can_view_case` for any of `viewers` (a user and the principals they act for): a
-    condition on ProcessInstance, so a list of cases is filtered, counted and paged by the database instead of
-    loading every candidate's tasks (issue #9). tests/test_lists_at_volume.py holds it equal to the Python rule."""
-    return or_(false(), *(_case_viewable_by(viewer, routing) for viewer in viewers))
+    condition on the case (`case`, by default ProcessInstance itself), so a list of cases is filtered, counted and
+    paged by the database instead of loading every candidate's tasks (issue #9). tests/test_lists_at_volume.py holds
+    it equal to the Python rule, tests/test_ledger_visibility.py with the ledger's columns too."""
+    columns = case or CaseColumns()
+    return or_(false(), *(_case_viewable_by(viewer, routing, columns) for viewer in viewers))
 
 
 def case_to_act_on(session: Session, user: User, instance_id: int, routing: RoutingTable) -> ProcessInstance:
