@@ -19,7 +19,7 @@ from workflows.acting import principals_of
 from workflows.calendar import SHANGHAI
 from workflows.copies import unread_copies
 from workflows.db import Base, utcnow
-from workflows.inbox import View, inbox_counts
+from workflows.inbox import View, inbox_counts, nav_count
 from workflows.models import CaseCopy, Delegation, ProcessInstance, TaskIndexEntry, TaskStatus, User
 from workflows.operations import claim_task
 from workflows.routing import Action, load_routing, task_actions
@@ -287,3 +287,19 @@ def test_navigation_counts_are_the_lists_own_counts(crowded: Session) -> None:
     # The queue was counted across overlapping lanes (jingji2's are jingji_head's own) without counting twice.
     assert inbox_counts(crowded, head)[View.QUEUE] == plain(queries.department_queue_query(head)) > 0
     assert inbox_counts(crowded, head)[View.COPIED] == 4
+
+
+def test_navigation_counts_histories_up_to_a_cap_and_shows_more_as_plus(crowded: Session) -> None:
+    """已办 and 我发起 grow without end: the navigation counts them up to the cap (their pages count them all)."""
+    exact = {who: inbox_counts(crowded, who) for who in crowded.scalars(select(User)).all()}
+    busiest = max(exact, key=lambda who: exact[who][View.DONE])
+    counts = exact[busiest]
+    assert counts[View.DONE] > 3
+    capped = inbox_counts(crowded, busiest, history_cap=2)
+    assert capped[View.DONE] == 3  # "more than 2"
+    assert {view: capped[view] for view in (View.MINE, View.QUEUE, View.COPIED)} == {
+        view: counts[view] for view in (View.MINE, View.QUEUE, View.COPIED)
+    }  # the working lists stay exact
+    assert capped[View.STARTED] == min(counts[View.STARTED], 3)
+    assert [nav_count(n, View.DONE) for n in (0, 999, 1000)] == ["0", "999", "999+"]
+    assert nav_count(25_000, View.QUEUE) == "25000"  # a queue is always shown exactly

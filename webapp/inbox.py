@@ -23,6 +23,7 @@ from workflows.inbox import (
     default_sort,
     due_light,
     inbox_counts,
+    nav_count,
     near_due_limit,
     on_behalf_names,
     started_page,
@@ -54,6 +55,7 @@ def url_with(**changes: Any) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["url_with"] = url_with
+    app.add_template_filter(nav_count)
 
     @app.context_processor
     def navigation() -> dict[str, Any]:

@@ -27,6 +27,9 @@ from workflows.routing import may_hold
 # Configurable default, not a seed rule: a task is "near due" (黄灯) when due within this many working days.
 DEFAULT_NEAR_DUE_WORKING_DAYS = 2
 MAX_PER_PAGE = 100
+# The navigation counts a history list (已办, 我发起) up to this many (configurable default, not a rule): a city head
+# had completed 82,000 steps in the volume bench, and counting them cost 14 ms on every page on PostgreSQL.
+NAV_HISTORY_CAP = 999
 
 T = TypeVar("T")
 
@@ -296,11 +299,18 @@ def _queue_count(user: User, principals: Sequence[User]) -> ColumnElement[int]:
     return reduce(operator.add, counts)
 
 
-def inbox_counts(session: Session, user: User) -> dict[View, int]:
+def _counted_up_to(cap: int, column: Any, *conditions: ColumnElement[bool]) -> ColumnElement[int]:
+    """How many rows match, or `cap + 1` when more do: the index range is read no further than that."""
+    capped = select(column).where(*conditions).limit(cap + 1).subquery()
+    return select(func.count()).select_from(capped).scalar_subquery()
+
+
+def inbox_counts(session: Session, user: User, history_cap: int = NAV_HISTORY_CAP) -> dict[View, int]:
     """The counts in the navigation; for 抄送我, the unread copies. Every page shows them, so (issue #9 §2) they are
     one statement of scalar subqueries, each one range of an index; each counts what its list's query selects
     (queries.my_tasks_query, department_queue_query, done_by_me_query; started_page; copies.unread_copies), which
-    tests/test_queries.py checks for every account."""
+    tests/test_queries.py checks for every account. The histories (已办, 我发起) grow without end: above
+    `history_cap` they count as `history_cap + 1`, shown as “999+” (`nav_count`); their own pages count them all."""
     principals = principals_of(session, user)
     row = session.execute(
         select(
@@ -309,8 +319,13 @@ def inbox_counts(session: Session, user: User) -> dict[View, int]:
                 TaskIndexEntry.claimed_by_id.in_([user.id, *(p.id for p in principals)]),
             ),
             _queue_count(user, principals),
-            _tasks_counted(queries.status_is(TaskStatus.COMPLETED), TaskIndexEntry.completed_by_id == user.id),
-            select(func.count()).where(ProcessInstance.started_by_id == user.id).scalar_subquery(),
+            _counted_up_to(
+                history_cap,
+                TaskIndexEntry.id,
+                queries.status_is(TaskStatus.COMPLETED),
+                TaskIndexEntry.completed_by_id == user.id,
+            ),
+            _counted_up_to(history_cap, ProcessInstance.id, ProcessInstance.started_by_id == user.id),
             select(func.count(CaseCopy.id))
             .where(CaseCopy.user_id == user.id, CaseCopy.read_at.is_(None))
             .scalar_subquery(),
@@ -318,3 +333,8 @@ def inbox_counts(session: Session, user: User) -> dict[View, int]:
     ).one()
     views = (View.MINE, View.QUEUE, View.DONE, View.STARTED, View.COPIED)
     return {view: int(count or 0) for view, count in zip(views, row, strict=True)}
+
+
+def nav_count(count: int, view: str, cap: int = NAV_HISTORY_CAP) -> str:
+    """A navigation count as shown: a history's (已办, 我发起) as “999+” above the cap; the others exactly."""
+    return f"{cap}+" if view in (View.DONE, View.STARTED) and count > cap else str(count)
