@@ -50,8 +50,8 @@ from workflows.models import (
 )
 from workflows.models.tally import TRIGGERS
 from workflows.operations import claim_task, release_task
-from workflows.plans.dashboard import SUPERVISION, Seat, _closed_case_groups, _open_task_groups, period_bounds
-from workflows.plans.periods import Period, parse_period
+from workflows.plans.dashboard import SUPERVISION
+from workflows.plans.periods import Period, parse_period, period_bounds
 from workflows.plans.responsibility import plan_items
 from workflows.plans.tally import (
     check_tallies,
@@ -62,6 +62,7 @@ from workflows.plans.tally import (
     stored_open,
     tally_differences,
 )
+from workflows.plans.tally_reads import Seat, closed_case_groups, open_task_groups
 from workflows.policy.parameters import seed_policy_parameters
 from workflows.rollback import return_targets, return_task, withdraw_task
 from workflows.routing import BPMN_DIR, load_routing
@@ -156,11 +157,11 @@ def assert_consistent(world: Session, now: datetime = NOW) -> None:
     keys = sorted({link.process_key for item in items for link in item.processes if link.process_key != SUPERVISION})
     ids = [item.id for item in items]
     near = near_due_limit(now)
-    assert set(_open_task_groups(world, keys, ids, now, near)) == scanned_open_groups(world, keys, ids, now, near)
+    assert set(open_task_groups(world, keys, ids, now, near)) == scanned_open_groups(world, keys, ids, now, near)
     units = [unit_id for (unit_id,) in world.execute(text("SELECT id FROM org_unit"))]
     for code in ("2026", "2026-Q4", "2026-11", "2026-10", "2025"):
         period = parse_period(code, date(2026, 11, 18))
-        assert _closed_case_groups(world, keys, ids, period, units) == scanned_closed_groups(
+        assert closed_case_groups(world, keys, ids, period, units) == scanned_closed_groups(
             world, keys, ids, period, units
         ), code
 

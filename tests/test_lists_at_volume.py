@@ -36,8 +36,8 @@ from workflows.models import (
     TaskStatus,
     User,
 )
-from workflows.plans.dashboard import SUPERVISION, period_bounds, plan_dashboard
-from workflows.plans.periods import Period, parse_period
+from workflows.plans.dashboard import SUPERVISION, plan_dashboard
+from workflows.plans.periods import Period, parse_period, period_bounds
 from workflows.plans.responsibility import ResponsibleRow, plan_items, responsible_rows
 from workflows.plans.tally import recount_tallies
 from workflows.queries import viewable_cases

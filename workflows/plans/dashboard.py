@@ -15,9 +15,9 @@ progress from live data (workflows.plans.metrics).
 
 Issue #9 measures this page at a million task-index rows, so the counts come from tallies kept on the write path
 (workflows.models.tally: open tasks by process, supervised item, seat and due day; closed cases by month and the set
-of seats they touched), read with two grouped queries over the whole plan and assigned to rows in Python; never a
-query per row. Target progress reads each metric once, grouped by unit, and sums it per row
-(workflows.plans.metrics.ProgressReader).
+of seats they touched), read with two grouped queries over the whole plan (workflows.plans.tally_reads) and
+assigned to rows in Python, summed per item and seat first; never a query per row. Target progress reads each
+metric once, grouped by unit, and sums it per row (workflows.plans.metrics.ProgressReader).
 """
 
 from __future__ import annotations
@@ -25,28 +25,22 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
-from functools import lru_cache
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflows.calendar import SHANGHAI
 from workflows.inbox import Light
 from workflows.models import (
-    ClosedCaseTally,
-    OpenTaskTally,
     OrgUnit,
     Plan,
     PlanItem,
-    PlanUrge,
     ResponsibilityRole,
-    SupervisionItem,
 )
 from workflows.plans.metrics import ProgressReader, TargetProgress
 from workflows.plans.periods import Period
 from workflows.plans.responsibility import LinkedProcess, ResponsibleRow, linked_processes, plan_items, responsible_rows
-from workflows.plans.tally import parse_seats
+from workflows.plans.tally_reads import Seat, closed_case_groups, open_task_groups, supervised_counts, urge_groups
 
 SUPERVISION = "supervision"
 LIGHT_LABELS: dict[str, str] = {Light.RED.value: "红灯", Light.YELLOW.value: "黄灯", Light.GREEN.value: "绿灯"}
@@ -126,13 +120,6 @@ class PlanDashboard:
         return next((figures for figures in self.items if figures.item.id == item_id), None)
 
 
-def period_bounds(period: Period) -> tuple[datetime, datetime]:
-    """The period as [start, end) instants: Beijing midnight of its first day to that after its last."""
-    start = datetime.combine(period.start, time.min, tzinfo=SHANGHAI)
-    end = datetime.combine(period.end + timedelta(days=1), time.min, tzinfo=SHANGHAI)
-    return start, end
-
-
 def _ancestors(path: str) -> list[int]:
     """The unit's own id and its ancestors' (the materialised path includes the unit)."""
     return [int(part) for part in path.strip("/").split("/") if part]
@@ -171,122 +158,6 @@ def _plan_units(session: Session, plan: Plan) -> dict[int, str]:
     return {unit_id: path for unit_id, path in rows}
 
 
-# (process, supervised item, unit, department, open, overdue, due soon)
-OpenGroup = tuple[str, int | None, int, str | None, int, int, int]
-
-
-def _plan_cases(keys: Collection[str], item_ids: Collection[int]) -> ColumnElement[bool] | None:
-    """Closed cases of the plan's processes, and the supervision of its items (a matter counts for its own item)."""
-    tally = ClosedCaseTally
-    wanted: list[ColumnElement[bool]] = []
-    if keys:
-        wanted.append(tally.process_key.in_(list(keys)))
-    if item_ids:
-        wanted.append(and_(tally.process_key == SUPERVISION, tally.plan_item_id.in_(list(item_ids))))
-    return or_(*wanted) if wanted else None
-
-
-def _open_task_groups(
-    session: Session, keys: Collection[str], item_ids: Collection[int], now: datetime, near: datetime
-) -> list[OpenGroup]:
-    """Open tasks of the plan's cases, counted by process (supervision cases: by supervised item), unit and department,
-    with how many are overdue and how many due within the yellow window (as due_light; no due date counts as neither).
-    Groups of units outside the plan's unit are left for the caller to drop.
-
-    Issue #9: read from open_task_tally (workflows.models.tally, kept by triggers on task_index), a few rows per
-    process and seat (one per due day), never the hundred thousand open task rows; supervision rows are per matter,
-    joined to their plan item.
-    """
-    tally = OpenTaskTally
-    overdue = func.sum(case((tally.due_at < now, tally.tasks), else_=0))
-    due_soon = func.sum(case((and_(tally.due_at >= now, tally.due_at <= near), tally.tasks), else_=0))
-    figures = (func.sum(tally.tasks), overdue, due_soon)
-    seat = (tally.org_unit_id, tally.department_code)
-    groups: list[OpenGroup] = []
-    if keys:
-        by_process = (
-            select(tally.process_key, *seat, *figures)
-            .where(tally.process_key.in_(list(keys)))
-            .group_by(tally.process_key, *seat)
-        )
-        groups += [(key, None, unit, department, int(total), int(late or 0), int(soon or 0))
-                   for key, unit, department, total, late, soon in session.execute(by_process) if total]  # fmt: skip
-    if item_ids:
-        by_matter = (
-            select(SupervisionItem.plan_item_id, *seat, *figures)
-            .join(SupervisionItem, SupervisionItem.instance_id == tally.instance_id)
-            .where(tally.process_key == SUPERVISION, SupervisionItem.plan_item_id.in_(list(item_ids)))
-            .group_by(SupervisionItem.plan_item_id, *seat)
-        )
-        groups += [(SUPERVISION, item_id, unit, department, int(total), int(late or 0), int(soon or 0))
-                   for item_id, unit, department, total, late, soon in session.execute(by_matter) if total]  # fmt: skip
-    return groups
-
-
-Seat = tuple[int, str | None]  # a unit, and the department of it that held a task (None: the unit as a whole)
-
-
-@lru_cache(maxsize=65536)
-def _seat_set(text: str) -> frozenset[Seat]:
-    """A tally row's seats (the same few thousand texts come back on every page view)."""
-    return frozenset(parse_seats(text))
-
-
-def _closed_case_groups(
-    session: Session, keys: Collection[str], item_ids: Collection[int], period: Period, units: Collection[int]
-) -> dict[tuple[str, int | None, frozenset[Seat]], int]:
-    """Cases of the plan's processes (and supervision cases of its items) completed in the period, counted by process,
-    supervised item and the set of seats inside the plan's unit (`units`) they touched: their tasks' units and
-    departments, and their home unit as a whole. Cases that touched none are left out.
-
-    Issue #9: read from closed_case_tally (counted when each case completed, by Beijing month, process, item, home
-    unit and seats; periods are whole months), a few thousand rows a year instead of every closed case's tasks.
-    """
-    wanted = _plan_cases(keys, item_ids)
-    if wanted is None:
-        return {}
-    tally = ClosedCaseTally
-    grouped = (tally.process_key, tally.plan_item_id, tally.home_unit_id, tally.seats)
-    query = (
-        select(*grouped, func.sum(tally.cases))
-        .where(tally.month >= period.start.replace(day=1), tally.month <= period.end, wanted)
-        .group_by(*grouped)
-    )
-    inside = set(units)
-    groups: dict[tuple[str, int | None, frozenset[Seat]], int] = defaultdict(int)
-    touched_by: dict[tuple[str, int], frozenset[Seat]] = {}  # the same seats and home recur month after month
-    for process_key, plan_item_id, home_unit_id, text, count in session.execute(query):
-        touched = touched_by.get((text, home_unit_id))
-        if touched is None:
-            touched = frozenset(seat for seat in _seat_set(text) | {(home_unit_id, None)} if seat[0] in inside)
-            touched_by[(text, home_unit_id)] = touched
-        if touched and count:
-            groups[(process_key, plan_item_id, touched)] += int(count)
-    return groups
-
-
-def _urge_groups(
-    session: Session, item_ids: Collection[int], period: Period
-) -> list[tuple[int, int, str | None, int, datetime | None]]:
-    start, end = period_bounds(period)
-    rows = session.execute(
-        select(PlanUrge.item_id, PlanUrge.org_unit_id, PlanUrge.department_code, func.count(),
-               func.max(PlanUrge.created_at))
-        .where(PlanUrge.item_id.in_(list(item_ids)), PlanUrge.created_at >= start, PlanUrge.created_at < end)
-        .group_by(PlanUrge.item_id, PlanUrge.org_unit_id, PlanUrge.department_code)
-    ).all()  # fmt: skip
-    return [tuple(row) for row in rows]  # type: ignore[misc]
-
-
-def _supervised_counts(session: Session, item_ids: Collection[int]) -> dict[int, int]:
-    rows = session.execute(
-        select(SupervisionItem.plan_item_id, func.count())
-        .where(SupervisionItem.plan_item_id.in_(list(item_ids)))
-        .group_by(SupervisionItem.plan_item_id)
-    )
-    return {item_id: count for item_id, count in rows if item_id is not None}
-
-
 def plan_dashboard(
     session: Session,
     plan: Plan,
@@ -312,7 +183,7 @@ def plan_dashboard(
     all_rows = known_rows if known_rows is not None else responsible_rows(session, plan, items)
     figures: dict[int, ItemFigures] = {}
     processes = linked_processes(session, items)
-    supervised = _supervised_counts(session, [item.id for item in items]) if items else {}
+    supervised = supervised_counts(session, [item.id for item in items]) if items else {}
     for item in items:
         rows = all_rows[item.id]
         if own_unit_id is not None:
@@ -343,37 +214,44 @@ def plan_dashboard(
         units = {unit_id: path for unit_id, path in units.items() if path.startswith(own_path)}
     ancestry = {unit_id: _ancestors(path) for unit_id, path in units.items()}
     assigners = {item_id: _Assigner(item_figures.rows, ancestry) for item_id, item_figures in figures.items()}
-    for process_key, plan_item_id, unit_id, department, total, overdue, due_soon in _open_task_groups(
+    # Groups are summed per item and seat (several processes share an item and a seat) before rows are looked up.
+    open_by_seat: dict[tuple[int, int, str | None], tuple[int, int, int]] = {}
+    for process_key, plan_item_id, unit_id, department, total, overdue, due_soon in open_task_groups(
         session, items_by_process, ids, now, near_limit
     ):
         if unit_id not in units:
             continue  # outside the plan's unit
         for item_id in items_of(process_key, plan_item_id):
-            matched = assigners[item_id].rows_of(unit_id, department)
-            for row in matched:
-                row.figures.add_open(total, overdue, due_soon)
-            if whole_plan:
-                figures[item_id].totals.add_open(total, overdue, due_soon)
-                if not matched:
-                    figures[item_id].other.add_open(total, overdue, due_soon)
+            had = open_by_seat.get((item_id, unit_id, department), (0, 0, 0))
+            open_by_seat[(item_id, unit_id, department)] = (had[0] + total, had[1] + overdue, had[2] + due_soon)
+    for (item_id, unit_id, department), (total, overdue, due_soon) in open_by_seat.items():
+        matched = assigners[item_id].rows_of(unit_id, department)
+        for row in matched:
+            row.figures.add_open(total, overdue, due_soon)
+        if whole_plan:
+            figures[item_id].totals.add_open(total, overdue, due_soon)
+            if not matched:
+                figures[item_id].other.add_open(total, overdue, due_soon)
 
-    # A case touching a row through several units (a district and a grassroots union below it) counts once.
-    for (process_key, plan_item_id, seats), count in _closed_case_groups(
+    closed_by_seats: dict[tuple[int, frozenset[Seat]], int] = defaultdict(int)
+    for (process_key, plan_item_id, seats), count in closed_case_groups(
         session, items_by_process, ids, period, units
     ).items():
         for item_id in items_of(process_key, plan_item_id):
-            touched: dict[int, RowFigures] = {}  # id(RowFigures) → row; the dataclass is not hashable
-            for unit_id, department in seats:
-                found = assigners[item_id].rows_of(unit_id, department)
-                touched.update((id(row), row) for row in found)
-            for row in touched.values():
-                row.figures.completed_cases += count
-            if whole_plan:
-                figures[item_id].totals.completed_cases += count
-                if not touched:
-                    figures[item_id].other.completed_cases += count
+            closed_by_seats[(item_id, seats)] += count
+    # A case touching a row through several units (a district and a grassroots union below it) counts once.
+    for (item_id, seats), count in closed_by_seats.items():
+        touched: dict[int, RowFigures] = {}  # id(RowFigures) → row; the dataclass is not hashable
+        for unit_id, department in seats:
+            touched.update((id(row), row) for row in assigners[item_id].rows_of(unit_id, department))
+        for row in touched.values():
+            row.figures.completed_cases += count
+        if whole_plan:
+            figures[item_id].totals.completed_cases += count
+            if not touched:
+                figures[item_id].other.completed_cases += count
 
-    for item_id, unit_id, department, count, last in _urge_groups(session, ids, period):
+    for item_id, unit_id, department, count, last in urge_groups(session, ids, period):
         row_figures = figures[item_id].row(unit_id, department)
         if row_figures is not None:
             row_figures.figures.add_urges(count, last)

@@ -27,8 +27,8 @@ from workflows.models import (
     User,
 )
 from workflows.notifications import unit_label
-from workflows.plans.dashboard import SUPERVISION, period_bounds
-from workflows.plans.periods import Period
+from workflows.plans.dashboard import SUPERVISION
+from workflows.plans.periods import Period, period_bounds
 from workflows.plans.responsibility import ResponsibleRow
 from workflows.reminders import holder_of, urge_counts
 from workflows.supervision.records import FINISHED, REPORT_KINDS, STATUS_LABELS

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+
+from workflows.calendar import SHANGHAI
 
 
 class PeriodError(ValueError):
@@ -52,3 +54,10 @@ def parse_period(code: str | None, today: date) -> Period:
         year, month = int(match.group(1)), int(match.group(2))
         return Period(date(year, month, 1), _month_end(year, month), code, f"{year}年{month}月")
     raise PeriodError(f"统计期间“{code}”无效：请写年份（2026）、季度（2026-Q4）或月份（2026-11）")
+
+
+def period_bounds(period: Period) -> tuple[datetime, datetime]:
+    """The period as [start, end) instants: Beijing midnight of its first day to that after its last."""
+    start = datetime.combine(period.start, time.min, tzinfo=SHANGHAI)
+    end = datetime.combine(period.end + timedelta(days=1), time.min, tzinfo=SHANGHAI)
+    return start, end
