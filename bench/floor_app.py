@@ -8,10 +8,13 @@ clients as bench/http_roundtrip.py.
 
 What it keeps: a bearer token checked against a stored hash (flask-login's request loader), the engine state saved
 after every step without its spec (workflows.engine.serializer, the cheapest save measured), one task row per open
-user task, a claim, a commit per request, JSON answers of the same shape as UnionFlow's API. What it leaves out is
-everything UnionFlow adds: form validation, routing to units and departments, permissions, the approval record, the
-audit chain, notifications, dashboard tallies, due dates, rate limits, business records, CSRF and security headers.
-Statements are prebuilt Core statements on one connection per request.
+user task with the indexes its reads need, a claim only of a task of the claimant's unit, a completion that takes the
+task with a guarded update (a second completion of it finds nothing and changes nothing), a read only of a case of
+the reader's unit, a commit per request, JSON answers with the fields the bench's client reads (UnionFlow's carry
+more: titles, due dates, paging). What it leaves out is everything else UnionFlow adds: form validation, routing to
+units and departments by lane, the full permission rule, the approval record, the audit chain, notifications,
+dashboard tallies, due dates, rate limits, business records, CSRF and security headers. Statements are prebuilt Core
+statements on one connection per request.
 
 Not part of the product: only the benches import it.
 """
@@ -34,6 +37,7 @@ from sqlalchemy import (
     Column,
     Connection,
     Engine,
+    Index,
     Integer,
     MetaData,
     String,
@@ -57,13 +61,16 @@ UNIT = "district"  # every account sits in one unit: the floor does no routing
 metadata = MetaData()
 account = Table("floor_account", metadata, Column("id", Integer, primary_key=True),
                 Column("token_hash", String(64), unique=True), Column("unit", String(32)))  # fmt: skip
-case_table = Table("floor_case", metadata, Column("id", Integer, primary_key=True), Column("state", Text))
+case_table = Table("floor_case", metadata, Column("id", Integer, primary_key=True), Column("unit", String(32)),
+                   Column("state", Text), Column("version", Integer, default=1))  # fmt: skip
 task = Table("floor_task", metadata, Column("id", String(36), primary_key=True), Column("case_id", Integer),
              Column("bpmn_id", String(64)), Column("unit", String(32)), Column("status", String(16)),
-             Column("holder", Integer, nullable=True))  # fmt: skip
+             Column("holder", Integer, nullable=True),
+             Index("ix_floor_task_queue", "unit", "status", "case_id"),
+             Index("ix_floor_task_case", "case_id", "status"))  # fmt: skip
 
 _ACCOUNT = select(account.c.id, account.c.unit).where(account.c.token_hash == bindparam("token_hash"))
-_NEW_CASE = insert(case_table).values(state=bindparam("state")).returning(case_table.c.id)
+_NEW_CASE = insert(case_table).values(unit=bindparam("unit"), state=bindparam("state")).returning(case_table.c.id)
 _NEW_TASK = insert(task)
 _QUEUE = (
     select(task.c.id, task.c.case_id, task.c.bpmn_id)
@@ -73,15 +80,31 @@ _QUEUE = (
 )
 _CLAIM = (
     update(task)
-    .where(task.c.id == bindparam("task_id"), task.c.status == "ready", task.c.holder.is_(None))
-    .values(holder=bindparam("holder"))
+    .where(task.c.id == bindparam("task_id"), task.c.unit == bindparam("claimant_unit"), task.c.status == "ready",
+           task.c.holder.is_(None))
+    .values(holder=bindparam("new_holder"))
+)  # fmt: skip
+# Taking the task is the completion's first write: of two completions of one task, the second finds nothing.
+_TAKE = (
+    update(task)
+    .where(task.c.id == bindparam("task_id"), task.c.status == "ready", task.c.holder == bindparam("taker"))
+    .values(status="done")
+    .returning(task.c.case_id)
 )
-_TASK = select(task.c.case_id).where(
-    task.c.id == bindparam("task_id"), task.c.status == "ready", task.c.holder == bindparam("holder")
+_STATE = select(case_table.c.state, case_table.c.version).where(case_table.c.id == bindparam("case_id"))
+_VISIBLE_STATE = select(case_table.c.state).where(
+    case_table.c.id == bindparam("case_id"), case_table.c.unit == bindparam("unit")
 )
-_STATE = select(case_table.c.state).where(case_table.c.id == bindparam("case_id"))
-_SAVE = update(case_table).where(case_table.c.id == bindparam("case_id")).values(state=bindparam("state"))
-_DONE = update(task).where(task.c.id == bindparam("task_id")).values(status="done")
+# Optimistic: two steps of one case's parallel branches must not both save over the state they read.
+_SAVE = (
+    update(case_table)
+    .where(case_table.c.id == bindparam("case_id"), case_table.c.version == bindparam("seen_version"))
+    .values(state=bindparam("state"), version=case_table.c.version + 1)
+)
+
+
+class CaseChanged(RuntimeError):
+    pass
 
 
 def token_hash(token: str) -> str:
@@ -111,7 +134,7 @@ def start(connection: Connection, data: dict[str, Any]) -> int:
     workflow.spec_ref = SPEC_REF
     workflow.task_tree.data.update(data, reward_tiers={"major": "3000"})
     workflow.do_engine_steps()
-    case_id = int(connection.execute(_NEW_CASE, {"state": dump_workflow(workflow)}).scalar_one())
+    case_id = int(connection.execute(_NEW_CASE, {"unit": UNIT, "state": dump_workflow(workflow)}).scalar_one())
     connection.execute(_NEW_TASK, _ready_rows(workflow, case_id))
     return case_id
 
@@ -121,32 +144,34 @@ def queue(connection: Connection, unit: str, limit: int) -> list[dict[str, Any]]
     return [{"id": task_id, "instance_id": case_id, "bpmn_id": bpmn_id} for task_id, case_id, bpmn_id in rows]
 
 
-def claim(connection: Connection, task_id: str, holder: int) -> bool:
-    return connection.execute(_CLAIM, {"task_id": task_id, "holder": holder}).rowcount == 1
+def claim(connection: Connection, task_id: str, holder: int, unit: str) -> bool:
+    return connection.execute(_CLAIM, {"task_id": task_id, "new_holder": holder, "claimant_unit": unit}).rowcount == 1
 
 
 def complete(connection: Connection, task_id: str, holder: int, data: dict[str, Any]) -> int | None:
     """Run the claimed task with `data`; the case's id, or None if the task is not the holder's open task."""
-    case_id = connection.execute(_TASK, {"task_id": task_id, "holder": holder}).scalar_one_or_none()
+    case_id = connection.execute(_TAKE, {"task_id": task_id, "taker": holder}).scalar_one_or_none()
     if case_id is None:
         return None
-    workflow = load_workflow_state(connection.execute(_STATE, {"case_id": case_id}).scalar_one())
+    state, version = connection.execute(_STATE, {"case_id": case_id}).one()
+    workflow = load_workflow_state(state)
     workflow.script_engine = make_script_engine()
     ready = next(t for t in workflow.get_tasks(state=TaskState.READY, manual=True) if str(t.id) == task_id)
     ready.set_data(**data)
     ready.run()
     workflow.do_engine_steps()
-    connection.execute(_SAVE, {"case_id": case_id, "state": dump_workflow(workflow)})
-    connection.execute(_DONE, {"task_id": task_id})
+    saved = connection.execute(_SAVE, {"case_id": case_id, "seen_version": version, "state": dump_workflow(workflow)})
+    if saved.rowcount != 1:
+        raise CaseChanged(case_id)  # the transaction rolls back; the client may retry
     new_rows = _ready_rows(workflow, case_id)
     if new_rows:
         connection.execute(_NEW_TASK, new_rows)
     return int(case_id)
 
 
-def read(connection: Connection, case_id: int) -> dict[str, Any] | None:
-    """The case as the API shows it: its data and open steps, read from the stored state."""
-    state = connection.execute(_STATE, {"case_id": case_id}).scalar_one_or_none()
+def read(connection: Connection, case_id: int, unit: str) -> dict[str, Any] | None:
+    """The case, if it is the reader's unit's: its data and open steps, read from the stored state."""
+    state = connection.execute(_VISIBLE_STATE, {"case_id": case_id, "unit": unit}).scalar_one_or_none()
     if state is None:
         return None
     stored = json.loads(state)
@@ -202,7 +227,7 @@ def create_app() -> Flask:
     @login_required
     def claim_view(task_id: str) -> dict[str, Any]:
         with transaction() as connection:
-            if not claim(connection, task_id, current_user.id):
+            if not claim(connection, task_id, current_user.id, current_user.unit):
                 abort(409)
         return {"id": task_id}
 
@@ -219,7 +244,7 @@ def create_app() -> Flask:
     @login_required
     def read_view(case_id: int) -> dict[str, Any]:
         with engine.connect() as connection:
-            found = read(connection, case_id)
+            found = read(connection, case_id, current_user.unit)
         if found is None:
             abort(404)
         return found

@@ -70,7 +70,7 @@ def floor_in_process(url: str, seconds: float) -> float:
             with engine.begin() as connection:
                 task_id = next(t["id"] for t in floor_app.queue(connection, floor_app.UNIT, 50)
                                if t["instance_id"] == case_id and t["bpmn_id"] == bpmn_id)  # fmt: skip
-                assert floor_app.claim(connection, task_id, holder)
+                assert floor_app.claim(connection, task_id, holder, floor_app.UNIT)
                 assert floor_app.complete(connection, task_id, holder, data) == case_id
         done += 1
     engine.dispose()

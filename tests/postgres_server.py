@@ -93,9 +93,11 @@ def _admin(base_url: str) -> psycopg.Connection:
 def create_database(base_url: str, name: str, template: str | None = None) -> str:
     """Create database `name` (a copy of `template` if given) and return its URL."""
     with _admin(base_url) as connection:
-        # FILE_COPY: the suite copies its small seeded template for every web test; copying the files (and the
-        # checkpoint that takes, cheap with fsync off) beat WAL_LOG's page-by-page copy, 85 → 63 ms create and drop.
-        clause = f" TEMPLATE {template} STRATEGY = FILE_COPY" if template else ""
+        # FILE_COPY (PostgreSQL 15 and later): the suite copies its small seeded template for every web test;
+        # copying the files (and the checkpoint that takes, cheap with fsync off) beat WAL_LOG's page-by-page copy,
+        # 85 → 63 ms create and drop.
+        strategy = " STRATEGY = FILE_COPY" if connection.info.server_version >= 150000 else ""
+        clause = f" TEMPLATE {template}{strategy}" if template else ""
         connection.execute(f"CREATE DATABASE {name}{clause}")
     return f"{base_url}/{name}"
 

@@ -15,16 +15,25 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from tests.plan_helpers import supervised_matter
 from tests.test_lists_at_volume import _python_visible, _tasks_by_case, volume  # noqa: F401  (fixture)
-from tests.workflow_helpers import user
+from tests.workflow_helpers import start_report, user
 from workflows.db import utcnow
 from workflows.inbox import near_due_limit
+from workflows.integrity import run_checks
 from workflows.models import OrgUnit, ProcessInstance, SupervisionItem, SupervisionUnit, User
 from workflows.models.plan import ResponsibilityRole
 from workflows.notifications import unit_label
 from workflows.queries import CaseColumns, viewable_cases
 from workflows.routing import Action, load_routing, task_actions
-from workflows.supervision.ledger import PROCESS_KEY, LedgerFilter, _home_within, ledger_page, ledger_rows
+from workflows.supervision.ledger import (
+    PROCESS_KEY,
+    LedgerFilter,
+    _home_within,
+    check_matter_cases,
+    ledger_page,
+    ledger_rows,
+)
 from workflows.supervision.records import REPORT_KINDS
 
 
@@ -113,3 +122,14 @@ def test_ledger_rows_show_the_units_reports_and_case_numbers_as_before(
     assert [(row.item.id, row.case_number, row.lead, row.feedback_count) for row in page.items] == [
         (row.item.id, row.case_number, row.lead, row.feedback_count) for row in rows[3:6]
     ]
+
+
+def test_the_check_reports_a_matter_whose_case_is_not_a_supervision_case(world: Session) -> None:
+    """The rule above decides process ownership from PROCESS_KEY: `flask check` holds every matter to it."""
+    matter = supervised_matter(world, None, title="与方案无关的督办")
+    assert check_matter_cases(world) == []
+    matter.instance_id = start_report(world).id  # a hazard case
+    world.flush()
+    found = [f for f in run_checks(world).findings if f.check == "supervision_item"]
+    assert [f.subject for f in found] == [f"督办事项 #{matter.id}"]
+    assert "不是督办流程（hazard_report）" in found[0].message

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from jinja2 import DictLoader, Environment
 
-from webapp.template_cache import COMPILED_TEMPLATES, ProcessBytecodeCache
+from webapp.template_cache import COMPILED_TEMPLATES, ProcessBytecodeCache, fingerprint
 
 
 def test_a_second_environment_takes_the_compiled_code_and_an_edited_source_is_compiled_afresh() -> None:
@@ -35,3 +35,19 @@ def test_a_second_environment_takes_the_compiled_code_and_an_edited_source_is_co
 
 def test_every_app_uses_the_process_cache(app: Flask) -> None:
     assert app.jinja_env.bytecode_cache is COMPILED_TEMPLATES
+
+
+def test_an_environment_set_up_differently_compiles_its_own_code() -> None:
+    cache = ProcessBytecodeCache()
+    sources = {"row.html": "{% if true %}\n<td>甘井子区</td>\n{% endif %}\n"}
+    plain = Environment(loader=DictLoader(sources), bytecode_cache=cache)
+    trimmed = Environment(loader=DictLoader(sources), bytecode_cache=cache, trim_blocks=True)
+    assert plain.get_template("row.html").render() == "\n<td>甘井子区</td>\n"
+    assert trimmed.get_template("row.html").render() == "<td>甘井子区</td>\n"  # not the plain environment's code
+
+
+def test_two_apps_share_their_compiled_templates(app: Flask) -> None:
+    from webapp import create_app
+
+    other = create_app({**app.config, "TESTING": True})
+    assert fingerprint(app.jinja_env) == fingerprint(other.jinja_env)

@@ -42,3 +42,16 @@ def test_a_second_app_reuses_the_first_apps_builders(app: Flask) -> None:
     second = {rule.rule: rule._build for rule in other.url_map.iter_rules() if isinstance(rule, SharedBuilderRule)}
     assert first.keys() == second.keys()
     assert all(first[key].__func__ is second[key].__func__ for key in first)  # the same compiled function
+
+
+def test_rules_whose_converter_arguments_differ_do_not_share_a_builder() -> None:
+    """A default filling a variable is baked into the builder through the converter: `int(fixed_digits=4)` writes
+    5 as 0005, plain `int` as 5 (the review's reproduction)."""
+    built = []
+    for rule_text in ("/y/<int:year>", "/y/<int(fixed_digits=4):year>"):
+        shared = SharedBuilderRule(rule_text, endpoint="year", defaults={"year": 5})
+        plain = Rule(rule_text, endpoint="year", defaults={"year": 5})
+        Map([shared]), Map([plain])  # binding compiles the builders
+        assert shared.build({}, False) == plain.build({}, False)
+        built.append(shared.build({}, False))
+    assert [url for _domain, url in built] == ["/y/5", "/y/0005"]

@@ -231,6 +231,17 @@ def test_new_case_appears_in_the_district_queue_only(app: Flask, client: FlaskCl
     assert case.case_number not in html
 
 
+def test_the_navigation_caps_a_long_history(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
+    """已办 and 我发起 are counted up to NAV_HISTORY_CAP (issue #9); 待办 and 部门待办 always exactly."""
+    for _ in range(2):
+        start_hazard_case(app)  # started by ganjingzi1, waiting in 甘井子区's queue
+    app.config["NAV_HISTORY_CAP"] = 1
+    auth.login("ganjingzi1")
+    html = client.get("/").get_data(as_text=True)
+    assert re.search(r'data-view="started">我发起<span class="count">1\+</span>', html)
+    assert queue_count(html) >= 2  # not capped
+
+
 def test_logout_ends_the_session(client: FlaskClient, auth: AuthActions) -> None:
     auth.login()
     assert client.get("/").status_code == 200

@@ -47,6 +47,7 @@ from webapp.template_cache import COMPILED_TEMPLATES
 from webapp.url_rules import SharedBuilderRule
 from workflows.attachments import JPEG, PDF, PNG
 from workflows.db import RedactDatabaseErrors
+from workflows.inbox import NAV_HISTORY_CAP
 
 csrf = CSRFProtect()
 
@@ -80,6 +81,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         MAX_FORM_PARTS=1_000,
         UPLOAD_DIR=None,
         NEAR_DUE_WORKING_DAYS=2,
+        # The navigation counts 已办 and 我发起 up to this many and shows “999+” beyond (issue #9; a default).
+        NAV_HISTORY_CAP=NAV_HISTORY_CAP,
         # Files officials attach to a case or a step (issue #4): size limit and the types sniffed from the bytes.
         CASE_UPLOAD_MAX_BYTES=10 * 1024 * 1024,
         CASE_UPLOAD_TYPES=(JPEG, PNG, PDF),

@@ -61,7 +61,9 @@ def init_app(app: Flask) -> None:
     def navigation() -> dict[str, Any]:
         if not current_user.is_authenticated:
             return {}
-        return {"nav_counts": inbox_counts(get_session(), current_user.user), "nav_views": nav_views()}
+        cap = int(current_app.config["NAV_HISTORY_CAP"])
+        counts = inbox_counts(get_session(), current_user.user, history_cap=cap)
+        return {"nav_counts": counts, "nav_cap": cap, "nav_views": nav_views()}
 
 
 def _enum_arg(name: str, kind: type[Any], default: Any) -> Any:

@@ -27,7 +27,7 @@ from workflows.routing import may_hold
 # Configurable default, not a seed rule: a task is "near due" (黄灯) when due within this many working days.
 DEFAULT_NEAR_DUE_WORKING_DAYS = 2
 MAX_PER_PAGE = 100
-# The navigation counts a history list (已办, 我发起) up to this many (configurable default, not a rule): a city head
+# The navigation counts a history list (已办, 我发起) up to this many (a default; FLASK_NAV_HISTORY_CAP): a city head
 # had completed 82,000 steps in the volume bench, and counting them cost 14 ms on every page on PostgreSQL.
 NAV_HISTORY_CAP = 999
 

@@ -15,7 +15,8 @@ them all. What is proved:
 - imports left no partial rows: `IMPORT_CHECKS` lists one check per bulk import (a function
   `(Session) -> list[Finding]`); the hardship-aid list's compares each import's recorded row count with its rows;
 - the plan dashboard's tallies (issue #9, workflows.models.tally) equal a recount from the task index and the cases,
-  and the triggers that keep the open-task tally exist (an SQLite batch migration recreating task_index drops them).
+  and the triggers that keep the open-task tally exist (an SQLite batch migration recreating task_index drops them);
+- every supervised matter's case is a supervision case (the 督办台账's visibility rule relies on it).
 
 A crash can leave none of these broken, because each request writes everything in one transaction; the check is
 how a restarted server, a restored backup or an operator proves it.
@@ -53,6 +54,7 @@ from workflows.models import (
 )
 from workflows.plans.tally import check_tallies
 from workflows.routing import RoutingTable, load_routing
+from workflows.supervision.ledger import check_matter_cases
 from workflows.task_index import ADDED_SIGN_FORM, expected_timers, index_matches_engine
 
 # Audit events that each record exactly one approval step, with the step's data_hash in their payload. Whoever adds
@@ -356,6 +358,7 @@ def run_checks(
     for check in IMPORT_CHECKS:
         report.findings += check(session)
     report.findings += check_tallies(session)
+    report.findings += check_matter_cases(session)
     report.instances = session.scalar(select(func.count()).select_from(ProcessInstance)) or 0
     report.approval_steps = session.scalar(select(func.count()).select_from(ApprovalStep)) or 0
     report.audit_events = session.scalar(select(func.count()).select_from(AuditEvent)) or 0

@@ -119,11 +119,13 @@ class ProgressReader:
         if metric is None:
             return None
         params = target.params or {}
-        kind = params.get(metric.kind_param) if metric.kind_param else None
+        kind_param = metric.kind_param or ""
+        picks_kind = kind_param in params  # a target without the parameter counts every kind
+        kind = params.get(kind_param)
         units = self.subtree(scope)
         total = sum(
             (value for (unit_id, group_kind), value in self.metric_groups(target.metric, period).items()
-             if unit_id in units and (kind is None or group_kind == kind)),
+             if unit_id in units and (not picks_kind or group_kind == kind)),
             Decimal(0),
         )  # fmt: skip
         return total.quantize(FEN) if metric.money else total

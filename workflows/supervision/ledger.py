@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from workflows.acting import principals_of
 from workflows.calendar import SHANGHAI
+from workflows.findings import Finding
 from workflows.inbox import Light, Page, clamp_page, due_light
 from workflows.models import (
     Department,
@@ -270,3 +271,18 @@ def ledger_page(
             page = -(-total // per_page)
             found = _found(session, ids_query.offset((page - 1) * per_page).subquery())
     return Page(_rows(session, found, today, now, near_limit), total, page, per_page)
+
+
+def check_matter_cases(session: Session) -> list[Finding]:
+    """Every supervised matter's case is a supervision case. The ledger's visibility rule relies on it: it decides
+    whether a viewer's department owns the matter's process in Python, from PROCESS_KEY (`CaseColumns`), so a matter
+    pointing at another process's case would be shown to the supervision process's overseers (run by `flask check`)."""
+    rows = session.execute(
+        select(SupervisionItem.id, ProcessInstance.case_number, ProcessInstance.process_key)
+        .join(ProcessInstance, ProcessInstance.id == SupervisionItem.instance_id)
+        .where(ProcessInstance.process_key != PROCESS_KEY)
+    )
+    return [
+        Finding("supervision_item", f"督办事项 #{item_id}", f"关联的案件 {number or ''} 不是督办流程（{process_key}）")
+        for item_id, number, process_key in rows
+    ]
