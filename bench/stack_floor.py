@@ -6,9 +6,9 @@ Three measurements on the same machine in one run:
    plus a task row and a commit per step, nothing else), and UnionFlow's service layer. The issue asks the service
    layer for half the raw engine's rate; the floor's ratio is the most any service layer on this stack can reach.
 2. Over HTTP, round trips per second of bench/http_roundtrip.py's clients (start, list the queue, claim, complete,
-   read: 5 requests) against the floor app behind the production command's shape, `gunicorn -w 1 --threads 8`. The
-   issue asks UnionFlow for 135 per second in one process.
-3. The same with one client: the floor's latency per request.
+   read: 5 requests) against the floor app and then UnionFlow, each behind `gunicorn -w 1 --threads 8`. The issue
+   asks UnionFlow for 135 per second in one process.
+3. The same with one client: each one's latency per request.
 
     .venv/bin/python bench/stack_floor.py [--seconds 10] [--round-trips 2000] [--clients 8] [--postgres]
 """
@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -39,6 +40,7 @@ from bench.http_roundtrip import (  # noqa: E402
     free_port,
     print_latencies,
     run_clients,
+    server,
 )
 from bench.roundtrip import STEPS, raw_engine, service_layer  # noqa: E402
 from tests.workflow_helpers import intake  # noqa: E402
@@ -127,15 +129,26 @@ def main() -> None:
         with database(Path(tmp), args.postgres, "floor_http") as url:
             tokens = prepare(url, args.clients)
             with floor_server(url, args.threads) as port:
-                run_clients(port, tokens[:1], 20)  # warm-up
-                _rate, alone = run_clients(port, tokens[:1], max(100, args.round_trips // 10))
-                rate, timings = run_clients(port, tokens, args.round_trips)
-    print(f"\nFloor app, one client, {len(alone['complete'])} round trips:")
-    print_latencies(alone)
-    print(f"\nFloor app, {args.clients} clients, {args.round_trips} round trips, gunicorn -w 1 --threads "
-          f"{args.threads}: {rate:.1f} round trips/s = {rate / TARGET_ROUND_TRIPS_PER_SECOND:.2f} of the "
-          f"{TARGET_ROUND_TRIPS_PER_SECOND:.0f}/s target")  # fmt: skip
-    print_latencies(timings)
+                floor_http = measure_http(port, tokens, args.round_trips)
+        with database(Path(tmp), args.postgres, "unionflow_http") as url, server(
+            url, 1, args.threads, args.clients
+        ) as (_process, port, tokens):
+            unionflow_http = measure_http(port, tokens, args.round_trips)
+    for label, (rate, alone, timings) in (("Floor app", floor_http), ("UnionFlow", unionflow_http)):
+        print(f"\n{label}, one client, {len(alone['complete'])} round trips:")
+        print_latencies(alone)
+        print(f"\n{label}, {args.clients} clients, {args.round_trips} round trips, gunicorn -w 1 --threads "
+              f"{args.threads}: {rate:.1f} round trips/s = {rate / TARGET_ROUND_TRIPS_PER_SECOND:.2f} of the "
+              f"{TARGET_ROUND_TRIPS_PER_SECOND:.0f}/s target")  # fmt: skip
+        print_latencies(timings)
+    print(f"\nUnionFlow over HTTP: {unionflow_http[0] / floor_http[0]:.2f} of the floor's round trips/s")
+
+
+def measure_http(port: int, tokens: list[str], round_trips: int) -> tuple[float, Any, Any]:
+    run_clients(port, tokens[:1], 20)  # warm-up: imports, caches
+    _rate, alone = run_clients(port, tokens[:1], max(100, round_trips // 10))
+    rate, timings = run_clients(port, tokens, round_trips)
+    return rate, alone, timings
 
 
 if __name__ == "__main__":
