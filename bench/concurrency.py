@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
+from bench.http_roundtrip import wait_for_port  # noqa: E402
 from tests.workflow_helpers import complete, intake, open_task, start_report  # noqa: E402
 from workflows.audit import verify_chain  # noqa: E402
 from workflows.db import make_engine, utcnow  # noqa: E402
@@ -113,12 +114,7 @@ def gunicorn(url: str, workers: int) -> Iterator[int]:
         stderr=log,
     )
     try:
-        for _ in range(400):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.1):
-                    break
-            except OSError:
-                time.sleep(0.05)
+        wait_for_port(port)
         yield port
     finally:
         server.terminate()

@@ -116,6 +116,16 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def wait_for_port(port: int) -> None:
+    """Until the server on `port` accepts connections (gunicorn imports the app first), 20 s at most."""
+    for _ in range(400):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
+                return
+        except OSError:
+            time.sleep(0.05)
+
+
 @contextlib.contextmanager
 def database(workdir: Path, postgres: bool, name: str = "bench") -> Iterator[str]:
     """A SQLite file in `workdir`, or a database on a throwaway PostgreSQL server with durable commits."""
@@ -146,12 +156,7 @@ def server(
     command = [str(BIN / "gunicorn"), "-w", str(workers), "--threads", str(threads), "-b", f"127.0.0.1:{port}"]
     process = subprocess.Popen([*command, "webapp:create_app()"], env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(400):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.1):
-                    break
-            except OSError:
-                time.sleep(0.05)
+        wait_for_port(port)
         yield process, port, tokens
     finally:
         process.terminate()

@@ -20,7 +20,6 @@ import contextlib
 import os
 import platform
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ from bench.http_roundtrip import (  # noqa: E402
     print_latencies,
     run_clients,
     server,
+    wait_for_port,
 )
 from bench.roundtrip import STEPS, raw_engine, service_layer  # noqa: E402
 from tests.workflow_helpers import intake  # noqa: E402
@@ -87,12 +87,7 @@ def floor_server(url: str, threads: int) -> Iterator[int]:
                "bench.floor_app:create_app()"]  # fmt: skip
     process = subprocess.Popen(command, env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(400):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.1):
-                    break
-            except OSError:
-                time.sleep(0.05)
+        wait_for_port(port)
         yield port
     finally:
         process.terminate()
