@@ -40,7 +40,6 @@ from workflows.models import Plan, PlanItem, Role, TaskIndexEntry, User
 from workflows.plans.dashboard import LIGHT_LABELS, plan_dashboard
 from workflows.plans.drilldown import RowTask, row_cases, row_tasks, supervised_matters, urge_history
 from workflows.plans.ledger import Ledger, plan_ledger, quantity
-from workflows.plans.metrics import row_progress
 from workflows.plans.periods import Period, PeriodError, parse_period
 from workflows.plans.responsibility import (
     ROLE_LABELS,
@@ -342,11 +341,10 @@ def unit(plan_item_id: int, org_unit_id: int) -> tuple[str, int]:
         raise NotFound(_("该单位不是本事项的责任单位"))
     period = request_period()
     now, near = light_window(session)
+    # Each row's own progress comes with the figures, from the metrics the item's targets have read already.
     dashboard = plan_dashboard(session, item.plan, period, now=now, near_limit=near, item_ids={item.id},
-                               own_unit_id=access.own_unit_id)  # fmt: skip
+                               own_unit_id=access.own_unit_id, row_targets=True)  # fmt: skip
     figures = dashboard.items[0].row(row.org_unit.id, row.department_code)
-    if figures is not None:
-        figures.targets = row_progress(session, item.plan, item, row, period)
     tasks, task_total = row_tasks(session, item, row, now=now, near_limit=near)
     cases, case_total = row_cases(session, item, row, period)
     html = render_template(

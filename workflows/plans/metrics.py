@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows.calendar import SHANGHAI
-from workflows.models import OrgUnit, Plan, PlanItem, PlanTarget, PolicyParameter, StudioCall
+from workflows.models import OrgUnit, PlanItem, PlanTarget, PolicyParameter, StudioCall
 from workflows.plans.metric_queries import METRICS, Metric
 from workflows.plans.periods import Period
 from workflows.plans.responsibility import ResponsibleRow
@@ -28,7 +28,7 @@ from workflows.plans.responsibility import ResponsibleRow
 FEN = Decimal("0.01")
 Groups = dict[tuple[int | None, str | None], Decimal]  # (unit the records count for, kind) → value
 
-__all__ = ["METRICS", "Goal", "ProgressReader", "TargetProgress", "annual_goal", "row_progress", "target_progress"]
+__all__ = ["METRICS", "Goal", "ProgressReader", "TargetProgress", "target_progress"]
 
 
 @dataclass(frozen=True)
@@ -174,19 +174,9 @@ class ProgressReader:
         return [self.progress(target, period, row.org_unit) for target in item.targets if target.metric]
 
 
-def annual_goal(session: Session, target: PlanTarget, period: Period, plan_unit_id: int) -> Goal | None:
-    return ProgressReader(session, plan_unit_id).goal(target, period)
-
-
 def target_progress(
     session: Session, target: PlanTarget, period: Period, scope: OrgUnit, plan_unit_id: int
 ) -> TargetProgress:
     """One target's progress (a page with several uses one ProgressReader)."""
     return ProgressReader(session, plan_unit_id).progress(target, period, scope)
-
-
-def row_progress(
-    session: Session, plan: Plan, item: PlanItem, row: ResponsibleRow, period: Period
-) -> list[TargetProgress]:
-    return ProgressReader(session, plan.issuing_unit_id).row_progress(item, row, period)
 
