@@ -197,26 +197,22 @@ def build(engine: Engine, cases: int) -> float:
 def fill_tallies(engine: Engine) -> str:
     """The plan dashboard's tallies (issue #9 §2), recounted after a bulk load: the loader writes task rows before
     their matters and no case passes store_case. A cached file built before the tallies gets their tables and
-    triggers here (what migration 0012 does), so it need not be rebuilt."""
-    from workflows.models import ClosedCaseTally, OpenTaskTally
+    triggers here (what migrations 0012 and 0014 do), so it need not be rebuilt."""
+    from workflows.models import ClosedCaseTally, MetricTally, OpenTaskTally
+    from workflows.models.metric_tally import HAZARD_TRIGGERS, hazard_trigger_ddl
     from workflows.models.tally import trigger_ddl, trigger_names
-    from workflows.plans.tally import recount_tallies
+    from workflows.plans.tally import present_triggers, recount_tallies
 
     started = time.perf_counter()
-    tables = [model.__table__ for model in (OpenTaskTally, ClosedCaseTally)]
+    tables = [model.__table__ for model in (OpenTaskTally, ClosedCaseTally, MetricTally)]
     Base.metadata.create_all(engine, tables=tables)  # type: ignore[arg-type]
-    with engine.begin() as connection:
-        if engine.dialect.name == "sqlite":
-            present = {str(name) for name in connection.scalars(text(
-                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'task_index'"))}  # fmt: skip
-        else:
-            present = {str(name) for name in connection.scalars(text(
-                "SELECT tgname FROM pg_trigger WHERE tgrelid = 'task_index'::regclass AND NOT tgisinternal"
-            ))}  # fmt: skip
-        if not set(trigger_names(engine.dialect.name)) <= present:
-            for statement in trigger_ddl(engine.dialect.name):
-                connection.exec_driver_sql(statement)
     with Session(engine) as session, session.begin():
+        dialect = engine.dialect.name
+        for table, names, ddl in (("task_index", trigger_names(dialect), trigger_ddl(dialect)),
+                                  ("hazard_report", HAZARD_TRIGGERS, hazard_trigger_ddl(dialect))):  # fmt: skip
+            if not set(names) <= present_triggers(session, table):
+                for statement in ddl:
+                    session.connection().exec_driver_sql(statement)
         recount_tallies(session)
     return f"tallies recounted in {time.perf_counter() - started:.1f} s"
 
@@ -557,6 +553,7 @@ def main() -> None:
         with engine.connect() as connection:
             filled = connection.execute(text("SELECT count(*) FROM open_task_tally")).scalar_one() if inspect(
                 connection).has_table("open_task_tally") else 0  # fmt: skip
+            filled = filled and inspect(connection).has_table("metric_tally")
         if not filled:
             print(fill_tallies(engine), flush=True)
         changes = sync_indexes(engine)

@@ -20,6 +20,7 @@ from workflows.models.collaboration import (
 )
 from workflows.models.hazard import HazardReport
 from workflows.models.honour import HonourNomination
+from workflows.models.metric_tally import MetricTally
 from workflows.models.notice import NoticeObjection, PublicNotice
 from workflows.models.notification import NOTIFICATION_LABELS, Notification, NotificationKind
 from workflows.models.org import DEPARTMENTS, Department, Enterprise, Level, OrgUnit, Role, UnitKind, User
@@ -98,6 +99,7 @@ __all__ = [
     "HonourNomination",
     "InstanceStatus",
     "Level",
+    "MetricTally",
     "NoticeObjection",
     "Notification",
     "NotificationKind",

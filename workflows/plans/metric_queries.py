@@ -22,15 +22,15 @@ from workflows.models import (
     AidPayment,
     AidWorker,
     ApplicationStatus,
-    HazardReport,
     HonourNomination,
+    MetricTally,
     PaymentStatus,
     Studio,
     StudioApplication,
     StudioFunding,
 )
+from workflows.models.metric_tally import REWARDS_METRIC, VERIFIED_METRIC
 
-VERIFIED = ("属实", "基本属实")  # workflows.policy.hazard.VERIFICATION_RESULTS less 不属实
 NO_KIND = literal(None)
 GroupedStatement = Select[Any, Any, Any]  # (unit id, kind or None, value)
 
@@ -111,25 +111,27 @@ def aid_workers_paid() -> GroupedStatement:
     return _paid_to_workers(func.count(distinct(AidPayment.worker_id)))
 
 
+def _monthly(metric: str) -> GroupedStatement:
+    """A metric kept as monthly sums (workflows.models.metric_tally): the period's months, by unit. The periods are
+    whole months (workflows.plans.periods), so the first days of the months in it lie between its bounds."""
+    return (
+        select(MetricTally.org_unit_id, NO_KIND, func.sum(MetricTally.value))
+        .where(MetricTally.metric == metric, _during(MetricTally.month))
+        .group_by(MetricTally.org_unit_id)
+    )
+
+
 @cache
 def hazard_reports_verified() -> GroupedStatement:
     """Reports received in the period and verified true or basically true (seed 000 item 13), by their case's home
-    unit (copied onto the report: the period index ends in it, so the count never reads the cases)."""
-    return (
-        select(HazardReport.home_unit_id, NO_KIND, func.count())
-        .where(_during(HazardReport.received_at), HazardReport.verification_result.in_(VERIFIED))
-        .group_by(HazardReport.home_unit_id)
-    )
+    unit: summed from the monthly tally its triggers keep, not counted from the reports (issue #9)."""
+    return _monthly(VERIFIED_METRIC)
 
 
 @cache
 def hazard_rewards_paid() -> GroupedStatement:
-    """First-reporter rewards paid in the period (seed 000 item 13), by their case's home unit."""
-    return (
-        select(HazardReport.home_unit_id, NO_KIND, func.sum(HazardReport.reward_amount))
-        .where(_during(HazardReport.reward_paid_on))
-        .group_by(HazardReport.home_unit_id)
-    )
+    """First-reporter rewards paid in the period (seed 000 item 13), in fen, by their case's home unit."""
+    return _monthly(REWARDS_METRIC)
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,7 @@ class Metric:
     stamped: bool = False  # the period is compared with instants (Beijing day bounds), not dates
     kind_param: str | None = None  # the target parameter that picks the groups' kind, when a target gives it
     money: bool = False  # yuan, rounded to the fen
+    in_fen: bool = False  # the statement sums fen (a kept tally's exact integers), shown as yuan
 
 
 METRICS: dict[str, Metric] = {
@@ -147,6 +150,6 @@ METRICS: dict[str, Metric] = {
     "aid_workers_reviewed": Metric(aid_workers_reviewed, stamped=True),
     "aid_paid": Metric(aid_paid, money=True),
     "aid_workers_paid": Metric(aid_workers_paid),
-    "hazard_reports_verified": Metric(hazard_reports_verified, stamped=True),
-    "hazard_rewards_paid": Metric(hazard_rewards_paid, money=True),
+    "hazard_reports_verified": Metric(hazard_reports_verified),
+    "hazard_rewards_paid": Metric(hazard_rewards_paid, money=True, in_fen=True),
 }

@@ -98,7 +98,7 @@ class ProgressReader:
             metric = METRICS[name]
             found = {}
             for unit_id, kind, value in self.session.execute(metric.statement(), period_parameters(metric, period)):
-                found[(unit_id, kind)] = Decimal(value or 0)
+                found[(unit_id, kind)] = Decimal(value or 0) / 100 if metric.in_fen else Decimal(value or 0)
             self.groups[(name, period)] = found
         return found
 
@@ -179,4 +179,3 @@ def target_progress(
 ) -> TargetProgress:
     """One target's progress (a page with several uses one ProgressReader)."""
     return ProgressReader(session, plan_unit_id).progress(target, period, scope)
-

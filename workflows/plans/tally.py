@@ -1,10 +1,11 @@
-"""The plan dashboard's kept counts (issue #9 §2): closed cases counted as they complete; recounts of both tallies.
+"""The plan dashboard's kept counts (issue #9 §2): closed cases counted as they complete; recounts of the tallies.
 
-workflows.models.tally describes the tables. Open tasks are kept by database triggers; a completed case is added
-here, from workflows.steps.store_case, in the transaction that completes it: completion is final and happens in one
-place (workflows.steps._save_state), so each case is counted once. `recount_tallies` rebuilds both tables from
-task_index and process_instance (migration 0012's fill, bulk loads, restores); `check_tallies` (run by
-workflows.integrity) compares them with a recount and finds the open-task triggers.
+workflows.models.tally and workflows.models.metric_tally describe the tables. Open tasks and the hazard metrics'
+monthly sums are kept by database triggers; a completed case is added here, from workflows.steps.store_case, in the
+transaction that completes it: completion is final and happens in one place (workflows.steps._save_state), so each
+case is counted once. `recount_tallies` rebuilds the tables from task_index, process_instance and hazard_report
+(the migrations' fill, bulk loads, restores); `check_tallies` (run by workflows.integrity) compares them with a
+recount and finds the triggers.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Table, case, delete, func, insert, select, text
@@ -21,22 +23,28 @@ from workflows.calendar import SHANGHAI
 from workflows.findings import Finding
 from workflows.models import (
     ClosedCaseTally,
+    HazardReport,
     InstanceStatus,
+    MetricTally,
     OpenTaskTally,
     ProcessInstance,
     SupervisionItem,
     TaskIndexEntry,
     TaskStatus,
 )
+from workflows.models.metric_tally import HAZARD_TRIGGERS, REWARDS_METRIC, VERIFIED_METRIC
 from workflows.models.tally import trigger_names
+from workflows.policy.hazard import VERIFIED_RESULTS
 
 SUPERVISION = "supervision"
 OPEN_TABLE: Table = OpenTaskTally.__table__  # type: ignore[assignment]  # a mapped class's table is a Table
 CLOSED_TABLE: Table = ClosedCaseTally.__table__  # type: ignore[assignment]
+METRIC_TABLE: Table = MetricTally.__table__  # type: ignore[assignment]
 SEAT_SEPARATOR, LIST_SEPARATOR = ":", ","  # neither occurs in a department code
 
 OpenKey = tuple[str, int | None, int, str | None, datetime | None]  # process, case, unit, department, due
 ClosedKey = tuple[date, str, int | None, int, str]  # month, process, plan item, home unit, seats
+MetricKey = tuple[str, date, int]  # metric, month, unit
 
 
 def completion_month(completed_at: datetime) -> date:
@@ -141,8 +149,39 @@ def stored_closed(session: Session) -> Counter[ClosedKey]:
     return Counter({(m, p, i, u, s): int(n) for m, p, i, u, s, n in rows if n})
 
 
+def expected_metrics(session: Session) -> Counter[MetricKey]:
+    """The hazard metrics' monthly sums from hazard_report (what its triggers keep): verified reports by the Beijing
+    month they were received, rewards in fen by the month they were paid."""
+    counts: Counter[MetricKey] = Counter()
+    verified = HazardReport.verification_result.in_(VERIFIED_RESULTS)
+    for received_at, unit_id in session.execute(
+        select(HazardReport.received_at, HazardReport.home_unit_id).where(verified)
+    ):
+        counts[(VERIFIED_METRIC, completion_month(received_at), unit_id)] += 1
+    paid = HazardReport.reward_paid_on.is_not(None) & HazardReport.reward_amount.is_not(None)
+    rewards = select(HazardReport.reward_paid_on, HazardReport.home_unit_id, HazardReport.reward_amount).where(paid)
+    for paid_on, unit_id, amount in session.execute(rewards):
+        if paid_on is not None and amount is not None:  # always (the statement's condition); for the type checker
+            counts[(REWARDS_METRIC, paid_on.replace(day=1), unit_id)] += int(
+                (Decimal(amount) * 100).to_integral_value()
+            )
+    return counts
+
+
+def stored_metrics(session: Session) -> Counter[MetricKey]:
+    key = (MetricTally.metric, MetricTally.month, MetricTally.org_unit_id)
+    rows = session.execute(select(*key, func.sum(MetricTally.value)).group_by(*key))
+    return Counter({(m, month, u): int(n) for m, month, u, n in rows if n})
+
+
 def recount_tallies(session: Session) -> None:
-    """Rebuild both tallies from task_index and process_instance (flushes; the caller commits)."""
+    """Rebuild the tallies from task_index, process_instance and hazard_report (flushes; the caller commits)."""
+    recount_task_tallies(session)
+    recount_metric_tally(session)
+
+
+def recount_task_tallies(session: Session) -> None:
+    """Rebuild open_task_tally and closed_case_tally (migration 0012 fills these two only)."""
     session.flush()
     opened = expected_open(session)
     closed = expected_closed(session)
@@ -160,6 +199,17 @@ def recount_tallies(session: Session) -> None:
         ])  # fmt: skip
 
 
+def recount_metric_tally(session: Session) -> None:
+    """Rebuild metric_tally from hazard_report (migration 0014's fill)."""
+    session.flush()
+    metrics = expected_metrics(session)
+    session.execute(delete(MetricTally))
+    if metrics:
+        session.execute(insert(MetricTally), [
+            {"metric": m, "month": month, "org_unit_id": u, "value": n} for (m, month, u), n in metrics.items() if n
+        ])  # fmt: skip
+
+
 def _differences(name: str, stored: Counter[Any], expected: Counter[Any]) -> list[str]:
     return [
         f"{name} {key}: 记录 {stored[key]}，重新统计 {expected[key]}"
@@ -170,8 +220,10 @@ def _differences(name: str, stored: Counter[Any], expected: Counter[Any]) -> lis
 
 def tally_differences(session: Session) -> list[str]:
     """How the stored tallies differ from a recount (empty when they agree), a line per differing key."""
-    return _differences("open_task_tally", stored_open(session), expected_open(session)) + _differences(
-        "closed_case_tally", stored_closed(session), expected_closed(session)
+    return (
+        _differences("open_task_tally", stored_open(session), expected_open(session))
+        + _differences("closed_case_tally", stored_closed(session), expected_closed(session))
+        + _differences("metric_tally", stored_metrics(session), expected_metrics(session))
     )
 
 
@@ -194,7 +246,11 @@ def _fold(session: Session, table: Table, count: str) -> int:
 def compact_tallies(session: Session) -> int:
     """Fold each tally to one row per key (the scheduler's pass; the counts are unchanged). Returns rows removed."""
     session.flush()
-    return _fold(session, OPEN_TABLE, "tasks") + _fold(session, CLOSED_TABLE, "cases")
+    return (
+        _fold(session, OPEN_TABLE, "tasks")
+        + _fold(session, CLOSED_TABLE, "cases")
+        + _fold(session, METRIC_TABLE, "value")
+    )
 
 
 # --- the integrity check (workflows.integrity.run_checks) ---------------------------------------------------------
@@ -203,23 +259,28 @@ def compact_tallies(session: Session) -> int:
 TALLY_LINES = 20
 
 
-def _present_triggers(session: Session) -> set[str]:
+def present_triggers(session: Session, table: str) -> set[str]:
+    """The names of the triggers on `table` (a name of ours, never user input)."""
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
-        query = text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'task_index'")
+        query = text(f"SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = '{table}'")
     elif dialect == "postgresql":
-        query = text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'task_index'::regclass AND NOT tgisinternal")
+        query = text(f"SELECT tgname FROM pg_trigger WHERE tgrelid = '{table}'::regclass AND NOT tgisinternal")
     else:
         return set()
     return {str(name) for name in session.scalars(query)}
 
 
 def check_tallies(session: Session) -> list[Finding]:
-    """open_task_tally and closed_case_tally equal a recount, and the open-task triggers exist."""
+    """The tallies equal a recount, and the triggers keeping them exist."""
     findings = []
-    missing = set(trigger_names(session.get_bind().dialect.name)) - _present_triggers(session)
+    missing = set(trigger_names(session.get_bind().dialect.name)) - present_triggers(session, "task_index")
     if missing:
         findings.append(Finding("tally", "task_index", f"缺少维护待办统计的触发器：{'、'.join(sorted(missing))}"))
+    missing = set(HAZARD_TRIGGERS) - present_triggers(session, "hazard_report")
+    if missing:
+        names = "、".join(sorted(missing))
+        findings.append(Finding("tally", "hazard_report", f"缺少维护隐患指标统计的触发器：{names}"))
     differences = tally_differences(session)
     findings += [Finding("tally", "责任分工统计", f"统计与重新计数不符：{line}") for line in differences[:TALLY_LINES]]
     if len(differences) > TALLY_LINES:

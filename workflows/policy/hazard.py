@@ -20,6 +20,8 @@ from workflows.policy.parameters import MissingParameter, policy_snapshot
 
 TIER_PREFIX = "hazard.reward."
 VERIFICATION_RESULTS = ("属实", "基本属实", "不属实")
+# The results that make a report count as verified (seed 000 item 13's target counts reports found true).
+VERIFIED_RESULTS = ("属实", "基本属实")
 HAZARD_LEVELS = ("一般", "重大")
 
 

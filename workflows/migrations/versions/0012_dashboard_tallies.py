@@ -6,7 +6,7 @@ Create Date: 2026-11-22 04:30:00.000000
 
 open_task_tally is kept by triggers on task_index (SQLite triggers; PostgreSQL plpgsql functions and triggers),
 closed_case_tally by workflows.plans.tally.count_closed_case when a case completes; both are filled here from the
-existing rows (workflows.plans.tally.recount_tallies). Also the indexes of the plan targets' metric queries.
+existing rows (workflows.plans.tally.recount_task_tallies). Also the indexes of the plan targets' metric queries.
 
 SQLite: a later batch migration that RECREATES task_index (batch_alter_table with a change SQLite cannot ALTER)
 drops these triggers with the old table. Such a migration must create them again (the statements below, or
@@ -64,10 +64,10 @@ def upgrade() -> None:
     bind = op.get_bind()
     for statement in trigger_ddl(bind.dialect.name):
         bind.exec_driver_sql(statement)
-    from workflows.plans.tally import recount_tallies
+    from workflows.plans.tally import recount_task_tallies
 
     with Session(bind=bind) as session:  # joins the migration's transaction; neither commits nor rolls it back
-        recount_tallies(session)
+        recount_task_tallies(session)
         session.flush()
 
 
