@@ -282,11 +282,10 @@ def page_functions(session: Session, username: str, page: str) -> Callable[[], o
     from workflows.plans.responsibility import (
         my_item_ids,
         plan_access,
-        plan_items,
         plans_for,
-        responsible_rows,
         visible_item_ids,
     )
+    from workflows.plans.structure import plan_structure
     from workflows.reminders import urge_counts
     from workflows.routing import load_routing
     from workflows.supervision.ledger import LedgerFilter, ledger_rows
@@ -315,15 +314,14 @@ def page_functions(session: Session, username: str, page: str) -> Callable[[], o
         access = plan_access(user, plans[0])
         assert access is not None
         period = parse_period(None, beijing_today())
-        items = plan_items(session, access.plan)
-        rows = responsible_rows(session, access.plan, items)
-        visible = visible_item_ids(access, rows)
-        mine = my_item_ids(user, rows) & visible
+        structure = plan_structure(session, access.plan)
+        visible = visible_item_ids(access, structure.rows)
+        mine = my_item_ids(user, structure.rows) & visible
         scope_all = access.own_unit_id is not None or not mine
         now, near = window()
         return plan_dashboard(session, access.plan, period, now=now, near_limit=near,
                               item_ids=visible if scope_all else mine, own_unit_id=access.own_unit_id,
-                              known=(items, rows))  # fmt: skip
+                              structure=structure)  # fmt: skip
 
     def ledger_first_page() -> object:
         from workflows.supervision.ledger import ledger_page  # issue #9; code before it has none (--only to skip)
@@ -556,6 +554,9 @@ def main() -> None:
             filled = filled and inspect(connection).has_table("metric_tally")
         if not filled:
             print(fill_tallies(engine), flush=True)
+        from workflows.models import ReferenceRevision  # a file from before the plan structure's cache (issue #9)
+
+        Base.metadata.create_all(engine, tables=[ReferenceRevision.__table__])  # type: ignore[list-item]
         changes = sync_indexes(engine)
         if changes or args.db == "postgres":
             print(f"indexes synced to the models ({'; '.join(changes) or 'no change'}); "

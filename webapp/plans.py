@@ -50,11 +50,11 @@ from workflows.plans.responsibility import (
     may_see_plans,
     my_item_ids,
     plan_access,
-    plan_items,
     plans_for,
     responsible_rows,
     visible_item_ids,
 )
+from workflows.plans.structure import PlanStructure, plan_structure
 from workflows.plans.urging import MAX_MESSAGE_LENGTH, may_urge, urge_targets, urge_unit, urged_unit_label
 from workflows.routing import Action, can_view_case, load_routing, task_actions
 from workflows.working_days import calendar_overrides
@@ -182,20 +182,18 @@ class ShownItems:
     mine: set[int]
     scope: str
     item_ids: set[int]
-    items: list[PlanItem]  # all of the plan's, and their responsible rows: read once, the dashboard reuses them
-    rows: dict[int, list[ResponsibleRow]]
+    structure: PlanStructure  # the plan's items, rows and units (cached per process): the dashboard reuses them
 
 
 def request_shown_items(session: Session) -> ShownItems:
     """The items of the request's plan, period and scope that the user may see (dashboard and ledger alike)."""
     access = request_access(session)
     period = request_period()
-    items = plan_items(session, access.plan)
-    rows = responsible_rows(session, access.plan, items)
-    visible = visible_item_ids(access, rows)
-    mine = my_item_ids(current_user.user, rows) & visible
+    structure = plan_structure(session, access.plan)
+    visible = visible_item_ids(access, structure.rows)
+    mine = my_item_ids(current_user.user, structure.rows) & visible
     scope = request_scope(access, mine)
-    return ShownItems(access, period, mine, scope, mine if scope == "mine" else visible, items, rows)
+    return ShownItems(access, period, mine, scope, mine if scope == "mine" else visible, structure)
 
 
 def _common(access: PlanAccess, period: Period) -> dict[str, Any]:
@@ -220,7 +218,7 @@ def index() -> tuple[str, int]:
     access, period = shown.access, shown.period
     now, near = light_window(session)
     dashboard = plan_dashboard(session, access.plan, period, now=now, near_limit=near, item_ids=shown.item_ids,
-                               own_unit_id=access.own_unit_id, known=(shown.items, shown.rows))  # fmt: skip
+                               own_unit_id=access.own_unit_id, structure=shown.structure)  # fmt: skip
     html = render_template(
         "plans/index.html",
         dashboard=dashboard,

@@ -41,6 +41,7 @@ from workflows.db import database_error_summary
 from workflows.findings import Finding
 from workflows.integrity import IntegrityReport, run_checks
 from workflows.migrate import current_revision, upgrade_database
+from workflows.models.reference import replace_token
 from workflows.models.tally import DERIVED_TABLES
 from workflows.plans.tally import recount_tallies
 
@@ -325,6 +326,8 @@ def restore_backup(
             with Session(bind=connection, autoflush=False) as session:
                 # The dashboard's tallies are derived (issue #9): rebuilt from the restored cases and task rows.
                 recount_tallies(session)
+                # Restored rows bypassed the ORM: what a server cached of the units and plans is stale.
+                replace_token(connection)
                 # With an upload folder the files are checked too: an archive made without them fails here.
                 summary.check = run_checks(session, upload_dir=upload_dir)
             if summary.check.findings and not allow_findings:

@@ -46,6 +46,7 @@ from workflows.models.process import (
     TaskStatus,
     TimerEntry,
 )
+from workflows.models.reference import ReferenceRevision
 from workflows.models.studio import (
     QUOTA_HOLDING,
     ApplicationStatus,
@@ -118,6 +119,7 @@ __all__ = [
     "ProcessVersion",
     "PublicNotice",
     "RateLimitEvent",
+    "ReferenceRevision",
     "Reminder",
     "ReminderKind",
     "ResponsibilityRole",

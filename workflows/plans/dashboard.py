@@ -23,23 +23,22 @@ metric once, grouped by unit, and sums it per row (workflows.plans.metrics.Progr
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows.inbox import Light
 from workflows.models import (
-    OrgUnit,
     Plan,
     PlanItem,
     ResponsibilityRole,
 )
 from workflows.plans.metrics import ProgressReader, TargetProgress
 from workflows.plans.periods import Period
-from workflows.plans.responsibility import LinkedProcess, ResponsibleRow, linked_processes, plan_items, responsible_rows
+from workflows.plans.responsibility import LinkedProcess, ResponsibleRow
+from workflows.plans.structure import PlanStructure, plan_structure
 from workflows.plans.tally_reads import Seat, closed_case_groups, open_task_groups, supervised_counts, urge_groups
 
 SUPERVISION = "supervision"
@@ -152,12 +151,6 @@ class _Assigner:
         return found
 
 
-def _plan_units(session: Session, plan: Plan) -> dict[int, str]:
-    """The plan unit's subtree: unit id → materialised path (rows are matched by the path's ancestors)."""
-    rows = session.execute(select(OrgUnit.id, OrgUnit.path).where(OrgUnit.path.startswith(plan.issuing_unit.path)))
-    return {unit_id: path for unit_id, path in rows}
-
-
 def plan_dashboard(
     session: Session,
     plan: Plan,
@@ -168,21 +161,19 @@ def plan_dashboard(
     item_ids: Collection[int] | None = None,
     own_unit_id: int | None = None,
     row_targets: bool = False,
-    known: tuple[Sequence[PlanItem], Mapping[int, list[ResponsibleRow]]] | None = None,
+    structure: PlanStructure | None = None,
 ) -> PlanDashboard:
     """The figures of the plan's items (all, or `item_ids`) for the period, as of `now`.
 
-    `known`: the plan's items and their responsible rows when the caller has read them already (the page decides
-    which items the user sees from them): not read twice.
+    `structure`: the plan's items, rows and units (workflows.plans.structure) when the caller has them already.
     `own_unit_id`: a district union's view: its own row only, and the item's totals and targets are that row's.
     `row_targets`: also each unit row's target progress within its subtree (the item page, the ledger).
     `near_limit`: workflows.inbox.near_due_limit(now, NEAR_DUE_WORKING_DAYS, calendar_overrides(session)).
     """
-    every_item, known_rows = known if known is not None else (plan_items(session, plan), None)
-    items = [item for item in every_item if item_ids is None or item.id in item_ids]
-    all_rows = known_rows if known_rows is not None else responsible_rows(session, plan, items)
+    structure = structure if structure is not None else plan_structure(session, plan)
+    items = [item for item in structure.items if item_ids is None or item.id in item_ids]
+    all_rows, processes = structure.rows, structure.processes
     figures: dict[int, ItemFigures] = {}
-    processes = linked_processes(session, items)
     supervised = supervised_counts(session, [item.id for item in items]) if items else {}
     for item in items:
         rows = all_rows[item.id]
@@ -206,7 +197,7 @@ def plan_dashboard(
         return items_by_process.get(process_key, [])
 
     whole_plan = own_unit_id is None  # a district's view has no totals beyond its own row
-    units = _plan_units(session, plan)
+    units = structure.units
     if own_unit_id is not None and own_unit_id in units:
         # Only the district's own row is shown: tallies of units outside its subtree cannot reach it (issue #9: the
         # busiest view, a district official's, skips the rest of the plan's groups).
@@ -258,7 +249,8 @@ def plan_dashboard(
         if whole_plan:
             figures[item_id].totals.add_urges(count, last)
 
-    progress = ProgressReader(session, plan.issuing_unit_id, units)
+    shown_metrics = {target.metric for item in items for target in item.targets if target.metric}
+    progress = ProgressReader(session, plan.issuing_unit_id, units, shown_metrics)
     for item in items:
         item_figures = figures[item.id]
         if not whole_plan:

@@ -5,8 +5,10 @@ pick a kind (五一劳动奖章, 职工创新工作室), by that kind. workflows
 subtree, so one statement serves the whole plan, a district's own row and every responsible row of the item page
 (issue #9: the dashboard had sent a statement per target, per row, each with its own subtree subquery).
 
-The statements are built once per process, with the period as bound parameters (`period_start`, `period_end`):
-dates for date columns, Beijing instants for timestamps (see `Metric.stamped`).
+The statements are built once per process, with the period as bound parameters: `period_start` and `period_end`
+(dates) for date columns, `stamp_start` and `stamp_end` (the Beijing days' first and last instants) for timestamps.
+A page reads the metrics it needs in one statement, their groups tagged with the metric's name (`metrics_statement`;
+issue #9: a statement per metric cost the dashboard ~0.5 ms each on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, distinct, func, literal, select
+from sqlalchemy import ColumnElement, Select, bindparam, distinct, func, literal, literal_column, select, union_all
 
+from workflows.db import AwareDateTime
 from workflows.models import (
     AidPayment,
     AidWorker,
@@ -37,7 +40,10 @@ GroupedStatement = Select[Any, Any, Any]  # (unit id, kind or None, value)
 
 def _during(column: Any) -> ColumnElement[bool]:
     """The record's date or instant lies in the period (both ends included)."""
-    return column.between(bindparam("period_start", type_=column.type), bindparam("period_end", type_=column.type))
+    prefix = "stamp" if isinstance(column.type, AwareDateTime) else "period"
+    return column.between(
+        bindparam(f"{prefix}_start", type_=column.type), bindparam(f"{prefix}_end", type_=column.type)
+    )
 
 
 @cache
@@ -137,7 +143,6 @@ def hazard_rewards_paid() -> GroupedStatement:
 @dataclass(frozen=True)
 class Metric:
     statement: Callable[[], GroupedStatement]  # built once; the period as bound parameters
-    stamped: bool = False  # the period is compared with instants (Beijing day bounds), not dates
     kind_param: str | None = None  # the target parameter that picks the groups' kind, when a target gives it
     money: bool = False  # yuan, rounded to the fen
     in_fen: bool = False  # the statement sums fen (a kept tally's exact integers), shown as yuan
@@ -147,9 +152,16 @@ METRICS: dict[str, Metric] = {
     "studios_named": Metric(studios_named, kind_param="studio_type"),
     "studio_funding_paid": Metric(studio_funding_paid, money=True),
     "honours_awarded": Metric(honours_awarded, kind_param="honour_type"),
-    "aid_workers_reviewed": Metric(aid_workers_reviewed, stamped=True),
+    "aid_workers_reviewed": Metric(aid_workers_reviewed),
     "aid_paid": Metric(aid_paid, money=True),
     "aid_workers_paid": Metric(aid_workers_paid),
     "hazard_reports_verified": Metric(hazard_reports_verified),
     "hazard_rewards_paid": Metric(hazard_rewards_paid, money=True, in_fen=True),
 }
+
+
+@cache
+def metrics_statement(names: tuple[str, ...]) -> Select[Any, Any, Any, Any]:
+    """The named metrics' groups in one statement: (unit id, kind or None, value, metric name)."""
+    tagged = [METRICS[name].statement().add_columns(literal_column(f"'{name}'")) for name in names]
+    return tagged[0] if len(tagged) == 1 else union_all(*tagged)  # type: ignore[return-value]

@@ -11,7 +11,7 @@ goal once per year, and sums the groups in Python.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from workflows.calendar import SHANGHAI
 from workflows.models import OrgUnit, PlanItem, PlanTarget, PolicyParameter, StudioCall
-from workflows.plans.metric_queries import METRICS, Metric
+from workflows.plans.metric_queries import METRICS, metrics_statement
 from workflows.plans.periods import Period
 from workflows.plans.responsibility import ResponsibleRow
 
@@ -50,15 +50,15 @@ class TargetProgress:
         return self.target.label
 
 
-def period_parameters(metric: Metric, period: Period) -> dict[str, date | datetime]:
-    """The period's bounds as the metric's statement compares them: dates, or the Beijing days' first and last
+def period_parameters(period: Period) -> dict[str, date | datetime]:
+    """The period's bounds as the metric statements compare them: dates, and the Beijing days' first and last
     instants."""
-    if metric.stamped:
-        return {
-            "period_start": datetime.combine(period.start, time.min, tzinfo=SHANGHAI),
-            "period_end": datetime.combine(period.end, time.max, tzinfo=SHANGHAI),
-        }
-    return {"period_start": period.start, "period_end": period.end}
+    return {
+        "period_start": period.start,
+        "period_end": period.end,
+        "stamp_start": datetime.combine(period.start, time.min, tzinfo=SHANGHAI),
+        "stamp_end": datetime.combine(period.end, time.max, tzinfo=SHANGHAI),
+    }
 
 
 def _in_force(parameters: Iterable[PolicyParameter], year: int) -> dict[str, PolicyParameter]:
@@ -81,26 +81,34 @@ class ProgressReader:
     """Target progress for one page: metrics read once per period, goals once per year (issue #9).
 
     `units`: unit id → materialised path for the units the page's scopes cover (the plan unit's subtree); a scope
-    outside it has its subtree read when first asked for."""
+    outside it has its subtree read when first asked for. `metrics`: the metrics the page shows, read together in one
+    statement when the first of them is asked for (default: every metric)."""
 
-    def __init__(self, session: Session, plan_unit_id: int, units: Mapping[int, str] | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        plan_unit_id: int,
+        units: Mapping[int, str] | None = None,
+        metrics: Collection[str] | None = None,
+    ) -> None:
         self.session = session
         self.plan_unit_id = plan_unit_id
         self.units = dict(units or {})
+        self.metrics = tuple(sorted(METRICS if metrics is None else set(metrics) & METRICS.keys()))
         self.groups: dict[tuple[str, Period], Groups] = {}
         self.parameters: dict[int, dict[str, PolicyParameter]] = {}
         self.calls: dict[int, StudioCall | None] = {}
         self.subtrees: dict[int, frozenset[int]] = {}
 
     def metric_groups(self, name: str, period: Period) -> Groups:
-        found = self.groups.get((name, period))
-        if found is None:
-            metric = METRICS[name]
-            found = {}
-            for unit_id, kind, value in self.session.execute(metric.statement(), period_parameters(metric, period)):
-                found[(unit_id, kind)] = Decimal(value or 0) / 100 if metric.in_fen else Decimal(value or 0)
-            self.groups[(name, period)] = found
-        return found
+        if (name, period) not in self.groups:
+            names = self.metrics if name in self.metrics else (name,)
+            for each in names:
+                self.groups[(each, period)] = {}
+            for unit_id, kind, value, each in self.session.execute(metrics_statement(names), period_parameters(period)):
+                converted = Decimal(value or 0)
+                self.groups[(each, period)][(unit_id, kind)] = converted / 100 if METRICS[each].in_fen else converted
+        return self.groups[(name, period)]
 
     def subtree(self, scope: OrgUnit) -> frozenset[int]:
         found = self.subtrees.get(scope.id)
