@@ -18,7 +18,10 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
+from flask import Flask, render_template_string
+from flask import session as flask_session
 from flask.testing import FlaskClient
+from flask_babel import force_locale
 
 from tests.conftest import AuthActions
 
@@ -163,3 +166,17 @@ def test_form_chrome_follows_the_language_but_schema_titles_stay_chinese(
     assert f'<button type="submit" class="primary">{submit}</button>' in html
     # Field titles come from the JSON Schemas, which are Chinese data, not UI text.
     assert "隐患描述" in html
+
+
+def test_templates_follow_a_forced_locale_and_return_to_the_session_s(app: Flask) -> None:
+    """The templates' gettext keeps the request's catalogue (issue #9) but follows flask_babel.force_locale, as the
+    Chinese documents of an English session need, and returns to the session's language after it."""
+    template = "{{ _('待办') }}"
+    with app.test_request_context("/"):
+        flask_session["lang"] = "en"
+        assert render_template_string(template) == "My tasks"
+        with force_locale("zh_CN"):
+            assert render_template_string(template) == "待办"
+        assert render_template_string(template) == "My tasks"
+    with app.test_request_context("/"):
+        assert render_template_string(template) == "待办"  # a new request: the default language

@@ -7,8 +7,9 @@ the system speaks the language of the federation, not of the browser.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, redirect, request, session, url_for
-from flask_babel import Babel
+from babel.support import NullTranslations
+from flask import Blueprint, Flask, g, has_app_context, redirect, request, session, url_for
+from flask_babel import Babel, get_translations
 from werkzeug.wrappers import Response
 
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
@@ -26,8 +27,32 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai")
     Babel(app, locale_selector=select_locale)
+    # The templates' gettext resolves the request's catalogue once (issue #9: flask_babel resolves the domain, the
+    # locale and the catalogue on every call, ~25 µs; a task list's page calls it ~100 times, a tenth of its time).
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]  # added by jinja2.ext.i18n
+        gettext=lambda s: request_translations().ugettext(s),
+        ngettext=lambda s, p, n: request_translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: request_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: request_translations().unpgettext(c, s, p, n),
+    )
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["current_language"] = select_locale
+
+
+def request_translations() -> NullTranslations:
+    """The catalogue of the request's locale, looked up again only when the locale changes (flask_babel's
+    force_locale, as the Chinese PDFs of an English session use, sets another Locale object for its block)."""
+    if not has_app_context():
+        return get_translations()
+    babel_context = g.get("_flask_babel")
+    locale = getattr(babel_context, "babel_locale", None)
+    cached: tuple[object, NullTranslations] | None = g.get("_translations")
+    if cached is not None and locale is not None and cached[0] is locale:
+        return cached[1]
+    translations = get_translations()  # sets the context's locale when the request had none yet
+    g._translations = (getattr(g.get("_flask_babel"), "babel_locale", None), translations)
+    return translations
 
 
 @bp.route("/lang/<code>", methods=["POST"])

@@ -14,7 +14,7 @@ from enum import StrEnum
 from functools import reduce
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from workflows import queries
@@ -143,7 +143,13 @@ def filtered_tasks(
     near_limit: datetime,
     principals: Sequence[User] = (),
 ) -> Select[TaskIndexEntry]:
-    query = _task_query(user, view, principals)
+    return _filtered(_task_query(user, view, principals), view, wanted, now, near_limit)
+
+
+def _filtered(
+    query: Select[TaskIndexEntry], view: View, wanted: InboxFilter, now: datetime, near_limit: datetime
+) -> Select[TaskIndexEntry]:
+    """The list's filters and order on one of its queries (a view's, or one lane of 部门待办)."""
     if wanted.process:
         query = query.where(TaskIndexEntry.process_key == wanted.process)
     if wanted.search:
@@ -163,11 +169,17 @@ def filtered_tasks(
         else:
             query = query.where(or_(TaskIndexEntry.due_at.is_(None), TaskIndexEntry.due_at > near_limit))
     moment = TaskIndexEntry.completed_at if view == View.DONE else TaskIndexEntry.ready_at
-    if wanted.sort == Sort.NEWEST:
-        return query.order_by(moment.desc(), TaskIndexEntry.id.desc())
-    if wanted.sort == Sort.OLDEST:
-        return query.order_by(moment, TaskIndexEntry.id)
-    return query.order_by(TaskIndexEntry.due_at.is_(None), TaskIndexEntry.due_at, TaskIndexEntry.id)
+    return query.order_by(*_ordering(wanted.sort, TaskIndexEntry.due_at, moment, TaskIndexEntry.id))
+
+
+def _ordering(sort: Sort, due_at: Any, moment: Any, task_id: Any) -> list[ColumnElement[Any]]:
+    """The list's order: by deadline (none last), or by the moment the task arrived (or was done), newest or oldest
+    first; the id breaks ties, so pages never overlap."""
+    if sort == Sort.NEWEST:
+        return [moment.desc(), task_id.desc()]
+    if sort == Sort.OLDEST:
+        return [moment.asc(), task_id.asc()]
+    return [due_at.asc().nulls_last(), task_id.asc()]
 
 
 def task_page(
@@ -181,16 +193,28 @@ def task_page(
     page: int = 1,
     per_page: int = queries.DEFAULT_PAGE_SIZE,
     principals: Sequence[User] | None = None,
+    total: int | None = None,
 ) -> Page[TaskIndexEntry]:
-    """One page of a task view; `principals` (who delegated to the user today) is looked up unless given."""
+    """One page of a task view; `principals` (who delegated to the user today) is looked up unless given; `total`,
+    the list's length when the caller has counted it (the navigation's count of an unfiltered list), is not counted
+    again."""
     page, per_page = clamp_page(page, per_page)
     if principals is None:
         principals = principals_of(session, user)
     query = filtered_tasks(user, view, wanted, now, near_limit, principals)
-    # The page's ids first, from the view's partial index alone (issue #9): only those rows are read in full.
-    page_ids = query.with_only_columns(TaskIndexEntry.id).limit(per_page).offset((page - 1) * per_page)
+    offset = (page - 1) * per_page
+    if view == View.QUEUE and user.role != Role.ADMIN:
+        lanes = [_filtered(lane, view, wanted, now, near_limit) for lane in queue_lane_queries([user, *principals])]
+        page_ids: Select[Any] = merged_lane_ids(lanes, wanted.sort, offset, per_page)
+        if total is None:
+            total = session.scalar(select(reduce(operator.add, (_counted(lane) for lane in lanes)))) or 0
+    else:
+        # The page's ids first, from the view's partial index alone (issue #9): only those rows are read in full.
+        page_ids = query.with_only_columns(TaskIndexEntry.id).limit(per_page).offset(offset)
+        if total is None:
+            total = _count(session, query)
     items = session.scalars(query.where(TaskIndexEntry.id.in_(page_ids))).all()
-    return Page(items, _count(session, query), page, per_page)
+    return Page(items, total, page, per_page)
 
 
 CaseQuery = TypeVar("CaseQuery", bound="Select[*tuple[Any, ...]]")
@@ -279,14 +303,12 @@ def _lanes(holders: Sequence[User]) -> set[tuple[int, str | None]]:
     return lanes
 
 
-def _queue_count(user: User, principals: Sequence[User]) -> ColumnElement[int]:
-    """How many tasks 部门待办 (queries.department_queue_query) lists, as a sum over its lanes: each lane is one
-    range of the queue's partial index, where the query's `department_code IS NULL OR department_code = ?` reads the
-    whole unit's range and tests every entry (a city department head's unit holds every department's queue)."""
-    if user.role == Role.ADMIN:  # as department_queue_query: administrators hold no queue
-        return literal(0)
-    counts = [
-        _tasks_counted(
+def queue_lane_queries(holders: Sequence[User]) -> list[Select[TaskIndexEntry]]:
+    """部门待办 (queries.department_queue_query) as one query per lane (`_lanes`), each one range of the queue's
+    partial index (issue #9: the query's `department_code IS NULL OR department_code = ?` read and sorted a city
+    unit's whole range, every department's queue, for a first page)."""
+    return [
+        select(TaskIndexEntry).where(
             queries.status_is(TaskStatus.READY),
             TaskIndexEntry.claimed_by_id.is_(None),
             TaskIndexEntry.org_unit_id == unit_id,
@@ -294,9 +316,31 @@ def _queue_count(user: User, principals: Sequence[User]) -> ColumnElement[int]:
             if department is None
             else TaskIndexEntry.department_code == department,
         )
-        for unit_id, department in sorted(_lanes([user, *principals]), key=lambda lane: (lane[0], lane[1] or ""))
+        for unit_id, department in sorted(_lanes(holders), key=lambda lane: (lane[0], lane[1] or ""))
     ]
-    return reduce(operator.add, counts)
+
+
+def merged_lane_ids(lanes: Sequence[Select[TaskIndexEntry]], sort: Sort, offset: int, per_page: int) -> Select[Any]:
+    """The ids of one page of the lanes' union in the list's order: each lane's first `offset + per_page` in that
+    order (read from its index range), merged. The lanes are disjoint, so no row comes twice."""
+    keys = (TaskIndexEntry.id, TaskIndexEntry.due_at, TaskIndexEntry.ready_at)
+    # Each lane's head wrapped in a select of its own: SQLite allows no ORDER BY or LIMIT on a compound's members.
+    heads = [select(lane.with_only_columns(*keys).limit(offset + per_page).subquery()) for lane in lanes]
+    merged = union_all(*heads).subquery() if len(heads) > 1 else heads[0].subquery()
+    order = _ordering(sort, merged.c.due_at, merged.c.ready_at, merged.c.id)
+    return select(merged.c.id).order_by(*order).limit(per_page).offset(offset)
+
+
+def _counted(query: Select[TaskIndexEntry]) -> ColumnElement[int]:
+    """How many rows the task query selects, as a scalar subquery on its own table (no derived table)."""
+    return query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None).scalar_subquery()
+
+
+def _queue_count(user: User, principals: Sequence[User]) -> ColumnElement[int]:
+    """How many tasks 部门待办 lists, as a sum over its lanes (`queue_lane_queries`)."""
+    if user.role == Role.ADMIN:  # as department_queue_query: administrators hold no queue
+        return literal(0)
+    return reduce(operator.add, (_counted(lane) for lane in queue_lane_queries([user, *principals])))
 
 
 def _counted_up_to(cap: int, column: Any, *conditions: ColumnElement[bool]) -> ColumnElement[int]:
@@ -305,13 +349,17 @@ def _counted_up_to(cap: int, column: Any, *conditions: ColumnElement[bool]) -> C
     return select(func.count()).select_from(capped).scalar_subquery()
 
 
-def inbox_counts(session: Session, user: User, history_cap: int = NAV_HISTORY_CAP) -> dict[View, int]:
+def inbox_counts(
+    session: Session, user: User, history_cap: int = NAV_HISTORY_CAP, principals: Sequence[User] | None = None
+) -> dict[View, int]:
     """The counts in the navigation; for 抄送我, the unread copies. Every page shows them, so (issue #9 §2) they are
     one statement of scalar subqueries, each one range of an index; each counts what its list's query selects
     (queries.my_tasks_query, department_queue_query, done_by_me_query; started_page; copies.unread_copies), which
     tests/test_queries.py checks for every account. The histories (已办, 我发起) grow without end: above
-    `history_cap` they count as `history_cap + 1`, shown as “999+” (`nav_count`); their own pages count them all."""
-    principals = principals_of(session, user)
+    `history_cap` they count as `history_cap + 1`, shown as “999+” (`nav_count`); their own pages count them all.
+    `principals`: who delegated to the user today, looked up unless given."""
+    if principals is None:
+        principals = principals_of(session, user)
     row = session.execute(
         select(
             _tasks_counted(
