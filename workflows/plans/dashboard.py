@@ -81,7 +81,7 @@ class Figures:
             self.last_urge_at = last
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: a page's rows are collected in sets
 class RowFigures:
     row: ResponsibleRow
     figures: Figures = field(default_factory=Figures)
@@ -139,6 +139,11 @@ class _Assigner:
                 self.subtree[row.row.org_unit.id].append(row)
             else:
                 self.exact[row.row.key].append(row)
+
+    def rows_of_seats(self, seats: frozenset[tuple[int, str | None]]) -> set[RowFigures]:
+        """The rows any of `seats` belongs to, each once (a case touching a row through a district and a grassroots
+        union below it counts once)."""
+        return set().union(*[self.rows_of(unit_id, department) for unit_id, department in seats])
 
     def rows_of(self, unit_id: int, department_code: str | None) -> list[RowFigures]:
         key = (unit_id, department_code)
@@ -230,12 +235,9 @@ def plan_dashboard(
     ).items():
         for item_id in items_of(process_key, plan_item_id):
             closed_by_seats[(item_id, seats)] += count
-    # A case touching a row through several units (a district and a grassroots union below it) counts once.
     for (item_id, seats), count in closed_by_seats.items():
-        touched: dict[int, RowFigures] = {}  # id(RowFigures) → row; the dataclass is not hashable
-        for unit_id, department in seats:
-            touched.update((id(row), row) for row in assigners[item_id].rows_of(unit_id, department))
-        for row in touched.values():
+        touched = assigners[item_id].rows_of_seats(seats)
+        for row in touched:
             row.figures.completed_cases += count
         if whole_plan:
             figures[item_id].totals.completed_cases += count
