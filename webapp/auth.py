@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from webapp.database import get_session
 from webapp.formatting import beijing_datetime
 from workflows.db import utcnow
-from workflows.models import Role, User
+from workflows.models import OrgUnit, Role, User
 from workflows.signin import SignInPolicy, sign_in
 
 bp = Blueprint("auth", __name__)
@@ -35,8 +35,10 @@ class CurrentUser(UserMixin):
 
 @login_manager.user_loader
 def load_user(user_id: str) -> CurrentUser | None:
-    # Unit and department in the same query: permission checks on every page read both (issue #9).
-    user = get_session().get(User, int(user_id), options=[joinedload(User.org_unit), joinedload(User.department)])
+    # Unit (with its departments: the navigation asks whether it has any) and department in the same query:
+    # permission checks on every page read them (issue #9).
+    options = [joinedload(User.org_unit).joinedload(OrgUnit.departments), joinedload(User.department)]
+    user = get_session().get(User, int(user_id), options=options)
     return CurrentUser(user) if user is not None and user.active and user.role != Role.SERVICE else None
 
 
