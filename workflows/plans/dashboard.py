@@ -23,7 +23,7 @@ metric once, grouped by unit, and sums it per row (workflows.plans.metrics.Progr
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -81,7 +81,7 @@ class Figures:
             self.last_urge_at = last
 
 
-@dataclass(eq=False)  # compared and hashed by identity: a page's rows are collected in sets
+@dataclass
 class RowFigures:
     row: ResponsibleRow
     figures: Figures = field(default_factory=Figures)
@@ -124,36 +124,41 @@ def _ancestors(path: str) -> list[int]:
     return [int(part) for part in path.strip("/").split("/") if part]
 
 
-class _Assigner:
-    """Maps a (unit, department) to the rows of one item it belongs to, by the unit's ancestors.
+class _SeatKeys:
+    """The row keys a seat (unit, department) belongs to: its own (a department row), and each ancestor's, itself
+    included, as a unit working as a whole (a row covering its subtree; such rows have no department). Shared by
+    every item of a page, and kept: thousands of tally groups ask about the same few hundred seats (issue #9)."""
 
-    Issue #9: the answers are kept, as thousands of tally groups ask about the same few hundred seats."""
-
-    def __init__(self, rows: Sequence[RowFigures], ancestry: dict[int, list[int]]) -> None:
-        self.exact: dict[tuple[int, str | None], list[RowFigures]] = defaultdict(list)
-        self.subtree: dict[int, list[RowFigures]] = defaultdict(list)
+    def __init__(self, ancestry: Mapping[int, list[int]]) -> None:
         self.ancestry = ancestry
-        self.known: dict[tuple[int, str | None], list[RowFigures]] = {}
-        for row in rows:
-            if row.row.covers_subtree:
-                self.subtree[row.row.org_unit.id].append(row)
-            else:
-                self.exact[row.row.key].append(row)
+        self.of_seat: dict[Seat, frozenset[Seat]] = {}
+        self.of_seats: dict[frozenset[Seat], frozenset[Seat]] = {}
 
-    def rows_of_seats(self, seats: frozenset[tuple[int, str | None]]) -> set[RowFigures]:
-        """The rows any of `seats` belongs to, each once (a case touching a row through a district and a grassroots
-        union below it counts once)."""
-        return set().union(*[self.rows_of(unit_id, department) for unit_id, department in seats])
-
-    def rows_of(self, unit_id: int, department_code: str | None) -> list[RowFigures]:
+    def seat(self, unit_id: int, department_code: str | None) -> frozenset[Seat]:
         key = (unit_id, department_code)
-        found = self.known.get(key)
+        found = self.of_seat.get(key)
         if found is None:
-            found = list(self.exact.get(key, ()))
-            for ancestor in self.ancestry[unit_id]:
-                found += self.subtree.get(ancestor, ())
-            self.known[key] = found
+            found = self.of_seat[key] = frozenset([key, *((ancestor, None) for ancestor in self.ancestry[unit_id])])
         return found
+
+    def seats(self, seats: frozenset[Seat]) -> frozenset[Seat]:
+        found = self.of_seats.get(seats)
+        if found is None:
+            found = self.of_seats[seats] = frozenset().union(*(self.seat(unit, dept) for unit, dept in seats))
+        return found
+
+
+class _Assigner:
+    """One item's rows by key: a seat belongs to the rows whose key is among the seat's keys (`_SeatKeys`)."""
+
+    def __init__(self, rows: Sequence[RowFigures]) -> None:
+        self.by_key = {row.row.key: row for row in rows}  # responsible_rows gives each key once per item
+        self.keys = frozenset(self.by_key)
+
+    def rows_of_keys(self, keys: frozenset[Seat]) -> list[RowFigures]:
+        """The item's rows among `keys`, each once (a case touching a row through a district and a grassroots union
+        below it counts once)."""
+        return [self.by_key[key] for key in keys & self.keys]
 
 
 def plan_dashboard(
@@ -208,8 +213,8 @@ def plan_dashboard(
         # busiest view, a district official's, skips the rest of the plan's groups).
         own_path = units[own_unit_id]
         units = {unit_id: path for unit_id, path in units.items() if path.startswith(own_path)}
-    ancestry = {unit_id: _ancestors(path) for unit_id, path in units.items()}
-    assigners = {item_id: _Assigner(item_figures.rows, ancestry) for item_id, item_figures in figures.items()}
+    seat_keys = _SeatKeys({unit_id: _ancestors(path) for unit_id, path in units.items()})
+    assigners = {item_id: _Assigner(item_figures.rows) for item_id, item_figures in figures.items()}
     # Groups are summed per item and seat (several processes share an item and a seat) before rows are looked up.
     open_by_seat: dict[tuple[int, int, str | None], tuple[int, int, int]] = {}
     for process_key, plan_item_id, unit_id, department, total, overdue, due_soon in open_task_groups(
@@ -221,7 +226,7 @@ def plan_dashboard(
             had = open_by_seat.get((item_id, unit_id, department), (0, 0, 0))
             open_by_seat[(item_id, unit_id, department)] = (had[0] + total, had[1] + overdue, had[2] + due_soon)
     for (item_id, unit_id, department), (total, overdue, due_soon) in open_by_seat.items():
-        matched = assigners[item_id].rows_of(unit_id, department)
+        matched = assigners[item_id].rows_of_keys(seat_keys.seat(unit_id, department))
         for row in matched:
             row.figures.add_open(total, overdue, due_soon)
         if whole_plan:
@@ -236,7 +241,7 @@ def plan_dashboard(
         for item_id in items_of(process_key, plan_item_id):
             closed_by_seats[(item_id, seats)] += count
     for (item_id, seats), count in closed_by_seats.items():
-        touched = assigners[item_id].rows_of_seats(seats)
+        touched = assigners[item_id].rows_of_keys(seat_keys.seats(seats))
         for row in touched:
             row.figures.completed_cases += count
         if whole_plan:
