@@ -299,6 +299,10 @@ def test_one_reader_serves_every_target_and_scope_with_one_statement_for_the_met
     event.remove(connection, "before_cursor_execute", count)
 
     assert together == alone
+    # Told the page's targets, a reader loads only their goals' parameters, with the same figures.
+    announced = ProgressReader(world, plan.issuing_unit_id, targets=targets)
+    assert {(t.id, s.id): announced.progress(t, period, s) for t in targets for s in scopes} == alone
+    assert set(announced.parameters[(period.year, True)]) <= {t.parameter_key for t in targets}
     assert alone[(targets_of(plan, "hazard_reports_verified").id, scopes[0].id)].value == 3
     assert alone[(targets_of(plan, "hazard_reports_verified").id, scopes[1].id)].value == 2  # 甘井子区 and below it
     assert alone[(targets_of(plan, "hazard_rewards_paid").id, scopes[2].id)].value == Decimal("300.10")  # 沙河口区

@@ -256,8 +256,8 @@ def plan_dashboard(
         if whole_plan:
             figures[item_id].totals.add_urges(count, last)
 
-    shown_metrics = {target.metric for item in items for target in item.targets if target.metric}
-    progress = ProgressReader(session, plan.issuing_unit_id, units, shown_metrics)
+    shown_targets = [target for item in items for target in item.targets]
+    progress = ProgressReader(session, plan.issuing_unit_id, units, shown_targets)
     for item in items:
         item_figures = figures[item.id]
         if not whole_plan:

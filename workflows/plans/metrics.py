@@ -81,22 +81,28 @@ class ProgressReader:
     """Target progress for one page: metrics read once per period, goals once per year (issue #9).
 
     `units`: unit id → materialised path for the units the page's scopes cover (the plan unit's subtree); a scope
-    outside it has its subtree read when first asked for. `metrics`: the metrics the page shows, read together in one
-    statement when the first of them is asked for (default: every metric)."""
+    outside it has its subtree read when first asked for. `targets`: the targets the page shows: their metrics are
+    read together in one statement when the first is asked for, and only their goals' parameters are loaded (default:
+    every metric and parameter)."""
 
     def __init__(
         self,
         session: Session,
         plan_unit_id: int,
         units: Mapping[int, str] | None = None,
-        metrics: Collection[str] | None = None,
+        targets: Collection[PlanTarget] | None = None,
     ) -> None:
         self.session = session
         self.plan_unit_id = plan_unit_id
         self.units = dict(units or {})
-        self.metrics = tuple(sorted(METRICS if metrics is None else set(metrics) & METRICS.keys()))
+        shown = {target.metric for target in targets if target.metric} if targets is not None else set(METRICS)
+        self.metrics = tuple(sorted(shown & METRICS.keys()))
+        self.parameter_keys = (
+            frozenset(target.parameter_key for target in targets if target.parameter_key) if targets is not None
+            else None
+        )  # fmt: skip
         self.groups: dict[tuple[str, Period], Groups] = {}
-        self.parameters: dict[int, dict[str, PolicyParameter]] = {}
+        self.parameters: dict[tuple[int, bool], dict[str, PolicyParameter]] = {}
         self.calls: dict[int, StudioCall | None] = {}
         self.subtrees: dict[int, frozenset[int]] = {}
 
@@ -144,9 +150,13 @@ class ProgressReader:
         if not target.parameter_key:
             return None
         year = period.year
-        if year not in self.parameters:
-            self.parameters[year] = _in_force(self.session.scalars(select(PolicyParameter)), year)
-        parameter = self.parameters[year].get(target.parameter_key)
+        announced = self.parameter_keys is not None and target.parameter_key in self.parameter_keys
+        if (year, announced) not in self.parameters:
+            query = select(PolicyParameter)
+            if announced and self.parameter_keys is not None:
+                query = query.where(PolicyParameter.key.in_(sorted(self.parameter_keys)))
+            self.parameters[(year, announced)] = _in_force(self.session.scalars(query), year)
+        parameter = self.parameters[(year, announced)].get(target.parameter_key)
         if parameter is not None:
             return Goal(Decimal(parameter.value), parameter.source, parameter.is_default)
         if target.metric == "studios_named" and "studio_type" in (target.params or {}):
