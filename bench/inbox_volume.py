@@ -11,10 +11,10 @@ synthetic officials and heads (`bench_…`, password demo12345), so every step h
 
 The build is Core `executemany` in chunks on SQLite and COPY on PostgreSQL; then the models' indexes are created and
 the database is analysed (SQLite ANALYZE, PostgreSQL VACUUM ANALYZE), as a deployment's maintenance (autovacuum)
-would have done after loading this much. The plan dashboard's tallies (workflows.models.tally) are recounted after the
-load; a cached file from before them gets their tables, triggers and counts on its next run. The SQLite file is
-cached under /tmp/unionflow-bench keyed by VERSION and the scale, so reruns skip the build (PostgreSQL: with --pg-url
-the database stays on that server too). On every run
+would have done after loading this much. The plan dashboard's tallies (workflows.models.tally, .metric_tally) are
+recounted after the load; a cached file from before them gets their tables, triggers and counts on its next run.
+The SQLite file is cached under /tmp/unionflow-bench keyed by VERSION and the scale, so reruns skip the build
+(PostgreSQL: with --pg-url the database stays on that server too). On every run
 the `ix_` indexes of task_index and process_instance are synced to the models of the code under test (extra ones
 dropped, missing ones created), so old and new code can be compared on the same data.
 
