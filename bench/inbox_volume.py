@@ -555,8 +555,12 @@ def main() -> None:
         if not filled:
             print(fill_tallies(engine), flush=True)
         from workflows.models import ReferenceRevision  # a file from before the plan structure's cache (issue #9)
+        from workflows.models.reference import replace_token
 
         Base.metadata.create_all(engine, tables=[ReferenceRevision.__table__])  # type: ignore[list-item]
+        with engine.begin() as connection:
+            if connection.scalar(select(ReferenceRevision.token)) is None:
+                replace_token(connection)
         changes = sync_indexes(engine)
         if changes or args.db == "postgres":
             print(f"indexes synced to the models ({'; '.join(changes) or 'no change'}); "

@@ -92,6 +92,23 @@ def test_a_changed_item_is_read_by_its_own_transaction_at_once_and_by_others_aft
         assert headings(plan_structure(reader, the_plan(reader)))[1] == "改过的事项标题"
 
 
+def test_a_target_removed_from_its_item_is_read_anew(engine: Engine) -> None:
+    """Removing a child from an item's list deletes it during the flush (delete-orphan), never through
+    `session.delete`: the item's changed collection replaces the token."""
+    with Session(engine) as session:
+        before = plan_structure(session, the_plan(session))
+        token = current_token(session)
+    with Session(engine) as session, session.begin():
+        item = session.scalar(select(PlanItem).where(PlanItem.plan_id == the_plan(session).id, PlanItem.number == 13))
+        assert item is not None and len(item.targets) == 2
+        item.targets.pop()
+    with Session(engine) as session:
+        assert current_token(session) != token
+        after = plan_structure(session, the_plan(session))
+    counts = [len(item.targets) for structure in (before, after) for item in structure.items if item.number == 13]
+    assert counts == [2, 1]
+
+
 def test_a_renamed_district_and_a_new_grassroots_union_are_read_anew(engine: Engine) -> None:
     with Session(engine) as session:
         before = plan_structure(session, the_plan(session))
@@ -112,6 +129,12 @@ def test_a_renamed_district_and_a_new_grassroots_union_are_read_anew(engine: Eng
         assert new_id in after.units and new_id not in before.units
 
 
+def test_a_schema_built_from_the_models_or_the_migrations_has_a_token(engine: Engine, seeded_engine: Engine) -> None:
+    for built in (engine, seeded_engine):  # the app's database is migrated; the seeded one built with create_all
+        with Session(built) as session:
+            assert current_token(session) is not None
+
+
 def test_a_write_that_bypasses_the_orm_replaces_the_token_itself(engine: Engine) -> None:
     with Session(engine) as session:
         before = plan_structure(session, the_plan(session))
@@ -124,6 +147,13 @@ def test_a_write_that_bypasses_the_orm_replaces_the_token_itself(engine: Engine)
 
 
 def test_pages_render_from_the_cached_structure(client: FlaskClient, auth: AuthActions, engine: Engine) -> None:
+    # A district's own-row view and the province's read-only view, each twice: cold, then from the cache.
+    for username in ("ganjingzi1", "shengzong_jingji1"):
+        auth.login(username)
+        cold, warm = client.get("/plans/"), client.get("/plans/")
+        assert cold.status_code == warm.status_code == 200
+        assert cold.get_data(as_text=True) == warm.get_data(as_text=True)
+        auth.logout()
     auth.login("jingji_head")
     pages = [client.get(url) for url in ("/plans/", "/plans/?scope=all", "/plans/ledger.xlsx", "/plans/")]
     assert [page.status_code for page in pages] == [200, 200, 200, 200]

@@ -45,6 +45,9 @@ from workflows.models.reference import replace_token
 from workflows.models.tally import DERIVED_TABLES
 from workflows.plans.tally import recount_tallies
 
+# Rebuilt by a restore rather than copied: the tallies (from the restored rows) and the reference token (a new one).
+NOT_RESTORED = DERIVED_TABLES | {"reference_revision"}
+
 # --- reading and verifying an archive ---------------------------------------------------------------------------------
 
 
@@ -146,6 +149,8 @@ def verify_archive(path: str | Path, expected_sha256: str | None = None) -> dict
 
 def _first_nonempty_table(connection: Connection) -> str | None:
     for table in tables():
+        if table.name in NOT_RESTORED:
+            continue  # a new schema has its reference token already
         if connection.execute(select(text("1")).select_from(table).limit(1)).first() is not None:
             return table.name
     return None
@@ -313,8 +318,8 @@ def restore_backup(
                     "（新数据库上运行 init-db --schema-only，或不建表直接恢复）"
                 )
             for table, entry in _check_manifest_tables(manifest):
-                if table.name in DERIVED_TABLES:
-                    continue  # rebuilt below from the restored rows (archived ids would collide with the triggers')
+                if table.name in NOT_RESTORED:
+                    continue  # rebuilt below (archived tally ids would collide with the triggers'; a new token)
                 summary.rows[table.name] = _insert_table(connection, archive, table, entry, progress)
             if connection.dialect.name == "postgresql":
                 _reset_sequences(connection)

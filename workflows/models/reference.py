@@ -6,9 +6,9 @@ responsibility plans (plan, measures, items, responsibilities, linked processes,
 versions. One row holds a token that any ORM flush writing such a row replaces, in the same transaction
 (`_note_reference_changes`, registered on every Session), so a process-level cache keyed by the token
 (workflows.plans.structure) is never read after the change commits, nor by the transaction that made it (it reads
-its own new token, which no cached entry carries). The first change writes the row (until then there is no token:
-None is a key of its own). Writers that bypass the ORM replace the token themselves (a backup restore calls
-`replace_token`); the benches' bulk loads run in processes of their own.
+its own new token, which no cached entry carries). The row comes with the table. Writers that bypass the ORM replace
+the token themselves (a backup restore, which does not restore the row, calls `replace_token`); the benches' bulk
+loads run in processes of their own.
 """
 
 from __future__ import annotations
@@ -49,25 +49,33 @@ def current_token(session: Session) -> str | None:
 
 
 def _writes_reference(session: Session) -> bool:
+    """Whether the flush writes reference data. A parent whose collection changed counts: removing a target from
+    an item deletes it during the flush (delete-orphan), when it was never in `session.deleted`."""
     if any(isinstance(instance, REFERENCE_MODELS) for instance in (*session.new, *session.deleted)):
         return True
-    return any(
-        isinstance(instance, REFERENCE_MODELS) and session.is_modified(instance, include_collections=False)
-        for instance in session.dirty
-    )
+    return any(isinstance(instance, REFERENCE_MODELS) and session.is_modified(instance) for instance in session.dirty)
 
 
 def _note_reference_changes(session: Session, _context: Any, _instances: Any) -> None:
-    """Replace the token when this flush writes reference data (the connection's statement: no autoflush)."""
+    """Replace the token when this flush writes reference data (the connection's statement: no autoflush). The token
+    row is locked until the transaction ends: reference data is written by administrators' loads, each in a
+    transaction of its own, never inside a step that holds a case's lock."""
     if _writes_reference(session):
         replace_token(session.connection())
 
 
 def replace_token(connection: Connection) -> None:
-    """Give the reference data a new token (creating the row on the first change)."""
+    """Give the reference data a new token (the row comes with the table: migration 0015, or `_first_token` for a
+    schema built from the models; inserted here only if someone deleted it)."""
     values = {"token": new_token(), "changed_at": utcnow()}
     if connection.execute(update(_TABLE).where(_TABLE.c.id == 1).values(**values)).rowcount == 0:
         connection.execute(insert(_TABLE).values(id=1, **values))
 
 
+def _first_token(target: Table, connection: Connection, **_kw: Any) -> None:
+    connection.execute(insert(target).values(id=1, token=new_token(), changed_at=utcnow()))
+
+
 event.listen(Session, "before_flush", _note_reference_changes)
+# Schemas built from the models (tests, benches) get the row with the table; migration 0015 inserts it otherwise.
+event.listen(ReferenceRevision.__table__, "after_create", _first_token)

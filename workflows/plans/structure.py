@@ -50,11 +50,11 @@ def read_plan_structure(session: Session, plan: Plan) -> PlanStructure:
                          plan_units(session, plan))  # fmt: skip
 
 
-_cache: OrderedDict[tuple[str, int, str | None], PlanStructure] = OrderedDict()
+_cache: OrderedDict[tuple[str, int, str], PlanStructure] = OrderedDict()
 _lock = threading.Lock()
 
 
-def _remember(key: tuple[str, int, str | None], structure: PlanStructure) -> None:
+def _remember(key: tuple[str, int, str], structure: PlanStructure) -> None:
     with _lock:
         _cache[key] = structure
         _cache.move_to_end(key)
@@ -68,6 +68,8 @@ def plan_structure(session: Session, plan: Plan) -> PlanStructure:
     if not isinstance(bind, Engine):
         return read_plan_structure(session, plan)
     token = current_token(session)
+    if token is None:  # the row was deleted by hand: nothing to key a cached entry by
+        return read_plan_structure(session, plan)
     database = bind.url.render_as_string(hide_password=True)
     with _lock:
         found = _cache.get((database, plan.id, token))
