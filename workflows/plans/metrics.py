@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from workflows.calendar import SHANGHAI
 from workflows.models import OrgUnit, PlanItem, PlanTarget, PolicyParameter, StudioCall
-from workflows.plans.metric_queries import METRICS, metrics_statement
+from workflows.plans.metric_queries import METRICS, Metric, metrics_statement
 from workflows.plans.periods import Period
 from workflows.plans.responsibility import ResponsibleRow
 
@@ -59,6 +59,16 @@ def period_parameters(period: Period) -> dict[str, date | datetime]:
         "stamp_start": datetime.combine(period.start, time.min, tzinfo=SHANGHAI),
         "stamp_end": datetime.combine(period.end, time.max, tzinfo=SHANGHAI),
     }
+
+
+def _figure(metric: Metric, value: object) -> Decimal:
+    """A group's value as the metric means it: yuan for money (from fen where the tally keeps fen), else a count.
+    The union's rows all take its first member's column type (a money sum on SQLite: a count would read 3.00)."""
+    if metric.in_fen:
+        return Decimal(int(Decimal(str(value or 0)))) / 100
+    if metric.money:
+        return Decimal(str(value or 0))
+    return Decimal(int(Decimal(str(value or 0))))
 
 
 def _in_force(parameters: Iterable[PolicyParameter], year: int) -> dict[str, PolicyParameter]:
@@ -112,8 +122,7 @@ class ProgressReader:
             for each in names:
                 self.groups[(each, period)] = {}
             for unit_id, kind, value, each in self.session.execute(metrics_statement(names), period_parameters(period)):
-                converted = Decimal(value or 0)
-                self.groups[(each, period)][(unit_id, kind)] = converted / 100 if METRICS[each].in_fen else converted
+                self.groups[(each, period)][(unit_id, kind)] = _figure(METRICS[each], value)
         return self.groups[(name, period)]
 
     def subtree(self, scope: OrgUnit) -> frozenset[int]:
