@@ -1,8 +1,9 @@
 """The 督办台账 decides visibility on the matters' own columns (issue #9, third session), computing what it did before.
 
 `ledger._ledger_query` names each matter's case by `SupervisionItem.instance_id`, knows its process (`supervision`)
-and tests the home unit either on the joined case (SQLite) or as one set of the process's cases (PostgreSQL). Both
-forms are run here on whichever database the suite uses, against the Python rule (`routing.can_view_case`) for every
+and tests the home unit either on the joined case (SQLite) or as one set of the process's cases (PostgreSQL), and the
+viewer's steps either by probing each case's steps (SQLite) or as sets of the process's cases (PostgreSQL). Each
+form is run here on whichever database the suite uses, against the Python rule (`routing.can_view_case`) for every
 account of the volume world (tests/test_lists_at_volume.py's `volume`: a few hundred synthetic cases of every process,
 a delegation, an inactive and a service account, and a head of every department, so the owning department's
 oversight of `supervision` (办公室) is exercised). The rows are compared with the way they were built before: the
@@ -37,10 +38,15 @@ from workflows.supervision.ledger import (
 from workflows.supervision.records import REPORT_KINDS
 
 
-@pytest.mark.parametrize("joined", [True, False], ids=["home-unit-joined", "home-unit-as-set"])
+@pytest.mark.parametrize(
+    ("joined", "task_sets"),
+    [(True, False), (False, True), (False, False)],
+    ids=["sqlite-form", "postgresql-form", "home-unit-as-set-steps-probed"],
+)
 def test_ledger_visibility_is_can_view_case_for_every_account(
     volume: Session,  # noqa: F811  (the fixture imported above)
     joined: bool,
+    task_sets: bool,
 ) -> None:
     routing = load_routing()
     matters = set(volume.scalars(select(SupervisionItem.instance_id)))
@@ -51,7 +57,8 @@ def test_ledger_visibility_is_can_view_case_for_every_account(
     ]
     assert len(cases) >= 20 and {case.process_key for case in cases} == {PROCESS_KEY}
     tasks = _tasks_by_case(volume)
-    columns = CaseColumns(id=SupervisionItem.instance_id, process_key=PROCESS_KEY, home_within=_home_within(joined))
+    columns = CaseColumns(id=SupervisionItem.instance_id, process_key=PROCESS_KEY, home_within=_home_within(joined),
+                          task_sets=task_sets)  # fmt: skip
 
     def found(viewers: list[User]) -> set[int]:
         query = select(SupervisionItem.instance_id)

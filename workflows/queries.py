@@ -185,11 +185,15 @@ class CaseColumns:
     - `process_key`: the process every case it is applied to belongs to (a supervised matter's case is always a
       `supervision` case), so whether a viewer's department owns the process is decided in Python, not per case.
     - `home_within(units)`: the condition "the case's home unit is one of `units`" (a select of unit ids).
+    - `task_sets`: decide the viewer's steps as sets of the process's cases (one index read each, hashed) instead of
+      probing each case's steps: PostgreSQL probed 1,872 matters for a city department head (8 ms). It needs
+      `process_key` and that process's partial indexes (models.process: supervision only).
     The default names `ProcessInstance` itself, for any process."""
 
     id: SQLColumnExpression[int] = field(default_factory=lambda: ProcessInstance.id)
     process_key: str | None = None
     home_within: Callable[[Select[int]], ColumnElement[bool]] = _home_unit_within
+    task_sets: bool = False
 
 
 def _case_viewable_by(viewer: User, routing: RoutingTable, case: CaseColumns) -> ColumnElement[bool]:
@@ -219,28 +223,40 @@ def _case_viewable_by(viewer: User, routing: RoutingTable, case: CaseColumns) ->
     lane_department: ColumnElement[bool] = department.is_(None)
     if department_code is not None:
         lane_department = or_(lane_department, department == department_code)
-    task_conditions = [
-        and_(TaskIndexEntry.org_unit_id == viewer.org_unit_id, lane_department),
-        and_(TaskIndexEntry.status == TaskStatus.COMPLETED.value, TaskIndexEntry.completed_by_id == viewer.id),
-    ]
+    in_lane = and_(TaskIndexEntry.org_unit_id == viewer.org_unit_id, lane_department)
     oversees = (viewer.role == Role.HEAD or viewer.org_unit.level == Level.PROVINCE) and department_code is not None
-    if oversees:
-        # The department first, so only its rows test the subtree. `+ 0`: the case's few rows are filtered, rather
-        # than probing the index once per unit of the subtree (a city head's subtree is every unit of the city).
-        own_department = or_(department == department_code, and_(department.is_(None), owns))
-        task_conditions.append(and_(own_department, (TaskIndexEntry.org_unit_id + 0).in_(_subtree_of(viewer))))
-    conditions = [
+    # The department first, so only its rows test the subtree.
+    own_department = or_(department == department_code, and_(department.is_(None), owns))
+    conditions: list[ColumnElement[bool]] = [
         started,
         case.id.in_(
             select(TaskIndexEntry.instance_id).where(
                 TaskIndexEntry.assigned_to_id == viewer.id, TaskIndexEntry.status == TaskStatus.READY.value
             )
         ),
-        # One column, not `SELECT *`: SQLite then answers from the index alone.
-        select(TaskIndexEntry.instance_id)
-        .where(TaskIndexEntry.instance_id == case.id, or_(*task_conditions))
-        .exists(),
     ]
+    if case.task_sets and case.process_key is not None:
+        # Literal values, so PostgreSQL matches the partial indexes' conditions in a prepared statement too.
+        of_process = TaskIndexEntry.process_key == literal(case.process_key, literal_execute=True)
+        step_sets = [in_lane, and_(status_is(TaskStatus.COMPLETED), TaskIndexEntry.completed_by_id == viewer.id)]
+        if oversees:
+            step_sets.append(and_(own_department, TaskIndexEntry.org_unit_id.in_(_subtree_of(viewer))))
+        conditions += [case.id.in_(select(TaskIndexEntry.instance_id).where(of_process, steps)) for steps in step_sets]
+    else:
+        task_conditions = [
+            in_lane,
+            and_(TaskIndexEntry.status == TaskStatus.COMPLETED.value, TaskIndexEntry.completed_by_id == viewer.id),
+        ]
+        if oversees:
+            # `+ 0`: the case's few rows are filtered, rather than probing the index once per unit of the subtree
+            # (a city head's subtree is every unit of the city).
+            task_conditions.append(and_(own_department, (TaskIndexEntry.org_unit_id + 0).in_(_subtree_of(viewer))))
+        # One column, not `SELECT *`: SQLite then answers from the index alone.
+        conditions.append(
+            select(TaskIndexEntry.instance_id)
+            .where(TaskIndexEntry.instance_id == case.id, or_(*task_conditions))
+            .exists()
+        )
     if oversees and owned_keys:
         conditions.append(and_(owns, case.home_within(_subtree_of(viewer))))
     return or_(*conditions)

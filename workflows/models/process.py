@@ -93,6 +93,10 @@ _OPEN_CLAIMED = text(f"status = '{TaskStatus.READY.value}' AND claimed_by_id IS 
 _OPEN_UNCLAIMED = text(f"status = '{TaskStatus.READY.value}' AND claimed_by_id IS NULL")
 _COMPLETED = text(f"status = '{TaskStatus.COMPLETED.value}'")
 _NAMED = text("assigned_to_id IS NOT NULL")
+# The 督办台账's (workflows.supervision.ledger) process: who may see a supervised matter is decided on PostgreSQL as
+# sets of its cases read from these two small indexes of its steps alone (queries.CaseColumns.task_sets).
+_SUPERVISION = text("process_key = 'supervision'")
+_SUPERVISION_DONE = text(f"process_key = 'supervision' AND status = '{TaskStatus.COMPLETED.value}'")
 
 
 class TaskIndexEntry(Base):
@@ -125,6 +129,11 @@ class TaskIndexEntry(Base):
         Index("ix_task_index_case_seats", "instance_id", "org_unit_id", "department_code", "status", "completed_by_id"),
         # The API and the web address a task by its engine id alone.
         Index("ix_task_index_task_id", "task_id"),
+        # Supervision cases by the seats of their steps, and by who completed them (the ledger's visibility).
+        Index("ix_task_index_supervision_seats", "org_unit_id", "department_code", "instance_id",
+              sqlite_where=_SUPERVISION, postgresql_where=_SUPERVISION),
+        Index("ix_task_index_supervision_done", "completed_by_id", "instance_id",
+              sqlite_where=_SUPERVISION_DONE, postgresql_where=_SUPERVISION_DONE),
     )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -146,7 +146,8 @@ def _ledger_query(
     reads only the home unit (where a candidate is not named), and the page's rows are then read by id alone."""
     sqlite = session.get_bind().dialect.name == "sqlite"
     home_within = _home_within(sqlite)
-    case_columns = CaseColumns(id=SupervisionItem.instance_id, process_key=PROCESS_KEY, home_within=home_within)
+    case_columns = CaseColumns(id=SupervisionItem.instance_id, process_key=PROCESS_KEY, home_within=home_within,
+                               task_sets=not sqlite)  # fmt: skip
     query = select(SupervisionItem.id)
     if sqlite:
         query = query.join(ProcessInstance, ProcessInstance.id == SupervisionItem.instance_id)
