@@ -7,9 +7,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from flask import Flask
-from flask_babel import gettext as _
 
 import forms
+from webapp.i18n import gettext as _
 from workflows.records import redact
 
 BEIJING = ZoneInfo("Asia/Shanghai")

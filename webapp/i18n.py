@@ -7,6 +7,8 @@ the system speaks the language of the federation, not of the browser.
 
 from __future__ import annotations
 
+from typing import Any
+
 from babel.support import NullTranslations
 from flask import Blueprint, Flask, g, has_app_context, redirect, request, session, url_for
 from flask_babel import Babel, get_translations
@@ -53,6 +55,13 @@ def request_translations() -> NullTranslations:
     translations = get_translations()  # sets the context's locale when the request had none yet
     g._translations = (getattr(g.get("_flask_babel"), "babel_locale", None), translations)
     return translations
+
+
+def gettext(string: str, **variables: Any) -> str:
+    """flask_babel.gettext through the request's catalogue (`request_translations`): for the helpers a page calls
+    for every row (light labels) or on every page (the navigation)."""
+    text = request_translations().ugettext(string)
+    return text % variables if variables else text
 
 
 @bp.route("/lang/<code>", methods=["POST"])

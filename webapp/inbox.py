@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, g, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from webapp.database import get_session
+from webapp.i18n import gettext as _
 from workflows.acting import principals_of
 from workflows.db import utcnow
 from workflows.inbox import (

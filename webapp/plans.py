@@ -22,7 +22,6 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,6 +31,7 @@ import forms
 from webapp import plans_documents
 from webapp.database import get_session
 from webapp.edge import form_id
+from webapp.i18n import gettext as _
 from workflows.calendar import beijing_today
 from workflows.db import utcnow
 from workflows.errors import NotFound, OperationRefused, PermissionDenied
