@@ -30,12 +30,9 @@ from tests.test_hazard_process import (
     reply_and_reinspect,
     verify,
 )
-from tests.workflow_helpers import complete, open_task, start_report, user
+from tests.workflow_helpers import complete, open_task, seed_demo_world, start_report, user
 from workflows.db import make_engine
-from workflows.demo import seed_demo
-from workflows.demo_cases import seed_demo_cases
 from workflows.demo_supervision import seed_demo_supervision
-from workflows.engine.deployment import deploy_paths
 from workflows.engine.runtime import load_workflow
 from workflows.inbox import near_due_limit
 from workflows.migrate import alembic_config, upgrade_database
@@ -63,9 +60,7 @@ from workflows.plans.tally import (
     tally_differences,
 )
 from workflows.plans.tally_reads import Seat, closed_case_groups, open_task_groups
-from workflows.policy.parameters import seed_policy_parameters
 from workflows.rollback import return_targets, return_task, withdraw_task
-from workflows.routing import BPMN_DIR, load_routing
 from workflows.steps import engine_task
 
 # --- the grouped scans the dashboard ran before the tallies (issue #9, session 1) ------------------------------------
@@ -303,10 +298,7 @@ def test_migration_0012_fills_the_tallies_the_write_path_keeps(fresh_database_ur
     try:
         upgrade_database(engine)
         with Session(engine) as session, session.begin():
-            seed_policy_parameters(session)
-            seed_demo(session)
-            deploy_paths(session, [BPMN_DIR], load_routing())
-            assert seed_demo_cases(session) > 0
+            seed_demo_world(session)
             seed_demo_supervision(session)
         with Session(engine) as session:
             kept = (stored_open(session), stored_closed(session))

@@ -14,18 +14,13 @@ from sqlalchemy import delete, inspect, select, text, update
 from sqlalchemy.orm import Session
 
 from tests.test_plans import progress
-from tests.workflow_helpers import start_report
+from tests.workflow_helpers import seed_demo_world, start_report
 from workflows.db import make_engine
-from workflows.demo import seed_demo
-from workflows.demo_cases import seed_demo_cases
-from workflows.engine.deployment import deploy_paths
 from workflows.migrate import alembic_config, upgrade_database
 from workflows.models import HazardReport, MetricTally
 from workflows.models.metric_tally import HAZARD_TRIGGERS, REWARDS_METRIC, VERIFIED_METRIC
 from workflows.organisation import unit_by_code
 from workflows.plans.tally import check_tallies, compact_tallies, stored_metrics, tally_differences
-from workflows.policy.parameters import seed_policy_parameters
-from workflows.routing import BPMN_DIR, load_routing
 
 # Beijing 2026-04-01 00:30 and 2026-03-31 23:59: the month is Beijing's, not UTC's.
 APRIL_IN_BEIJING = datetime(2026, 3, 31, 16, 30, tzinfo=UTC)
@@ -122,10 +117,7 @@ def test_migration_0014_fills_the_sums_the_triggers_keep(fresh_database_url: str
     try:
         upgrade_database(engine)
         with Session(engine) as session, session.begin():
-            seed_policy_parameters(session)
-            seed_demo(session)
-            deploy_paths(session, [BPMN_DIR], load_routing())
-            assert seed_demo_cases(session) > 0
+            seed_demo_world(session)
             reports = session.scalars(select(HazardReport)).all()
             assert len(reports) >= 2
             reports[0].verification_result = "属实"

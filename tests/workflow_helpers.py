@@ -113,3 +113,18 @@ HAZARD_STEPS_TO_REWARD: list[tuple[str, str, dict[str, Any]]] = [
     ),
     ("reward_decision", "jingji1", {"decision": "同意", "reward_amount": "300", "opinion": STEP_OPINION}),
 ]
+
+
+def seed_demo_world(session: Session) -> None:
+    """A migrated database's demo world: policy parameters, the organisation and plans, every diagram deployed, and
+    the demo cases (the migration tests fill tallies from these)."""
+    from workflows.demo import seed_demo
+    from workflows.demo_cases import seed_demo_cases
+    from workflows.engine.deployment import deploy_paths
+    from workflows.policy.parameters import seed_policy_parameters
+    from workflows.routing import BPMN_DIR, load_routing
+
+    seed_policy_parameters(session)
+    seed_demo(session)
+    deploy_paths(session, [BPMN_DIR], load_routing())
+    assert seed_demo_cases(session) > 0
