@@ -23,7 +23,7 @@ metric once, grouped by unit, and sums it per row (workflows.plans.metrics.Progr
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -38,8 +38,8 @@ from workflows.models import (
 from workflows.plans.metrics import ProgressReader, TargetProgress
 from workflows.plans.periods import Period
 from workflows.plans.responsibility import LinkedProcess, ResponsibleRow
-from workflows.plans.structure import PlanStructure, plan_structure
-from workflows.plans.tally_reads import Seat, closed_case_groups, open_task_groups, supervised_counts, urge_groups
+from workflows.plans.structure import PlanStructure, Seat, plan_structure
+from workflows.plans.tally_reads import closed_case_groups, open_task_groups, supervised_counts, urge_groups
 
 SUPERVISION = "supervision"
 LIGHT_LABELS: dict[str, str] = {Light.RED.value: "红灯", Light.YELLOW.value: "黄灯", Light.GREEN.value: "绿灯"}
@@ -119,37 +119,9 @@ class PlanDashboard:
         return next((figures for figures in self.items if figures.item.id == item_id), None)
 
 
-def _ancestors(path: str) -> list[int]:
-    """The unit's own id and its ancestors' (the materialised path includes the unit)."""
-    return [int(part) for part in path.strip("/").split("/") if part]
-
-
-class _SeatKeys:
-    """The row keys a seat (unit, department) belongs to: its own (a department row), and each ancestor's, itself
-    included, as a unit working as a whole (a row covering its subtree; such rows have no department). Shared by
-    every item of a page, and kept: thousands of tally groups ask about the same few hundred seats (issue #9)."""
-
-    def __init__(self, ancestry: Mapping[int, list[int]]) -> None:
-        self.ancestry = ancestry
-        self.of_seat: dict[Seat, frozenset[Seat]] = {}
-        self.of_seats: dict[frozenset[Seat], frozenset[Seat]] = {}
-
-    def seat(self, unit_id: int, department_code: str | None) -> frozenset[Seat]:
-        key = (unit_id, department_code)
-        found = self.of_seat.get(key)
-        if found is None:
-            found = self.of_seat[key] = frozenset([key, *((ancestor, None) for ancestor in self.ancestry[unit_id])])
-        return found
-
-    def seats(self, seats: frozenset[Seat]) -> frozenset[Seat]:
-        found = self.of_seats.get(seats)
-        if found is None:
-            found = self.of_seats[seats] = frozenset().union(*(self.seat(unit, dept) for unit, dept in seats))
-        return found
-
-
 class _Assigner:
-    """One item's rows by key: a seat belongs to the rows whose key is among the seat's keys (`_SeatKeys`)."""
+    """One item's rows by key: a seat belongs to the rows whose key is among the seat's keys
+    (workflows.plans.structure.SeatKeys)."""
 
     def __init__(self, rows: Sequence[RowFigures]) -> None:
         self.by_key = {row.row.key: row for row in rows}  # responsible_rows gives each key once per item
@@ -207,13 +179,10 @@ def plan_dashboard(
         return items_by_process.get(process_key, [])
 
     whole_plan = own_unit_id is None  # a district's view has no totals beyond its own row
-    units = structure.units
-    if own_unit_id is not None and own_unit_id in units:
-        # Only the district's own row is shown: tallies of units outside its subtree cannot reach it (issue #9: the
-        # busiest view, a district official's, skips the rest of the plan's groups).
-        own_path = units[own_unit_id]
-        units = {unit_id: path for unit_id, path in units.items() if path.startswith(own_path)}
-    seat_keys = _SeatKeys({unit_id: _ancestors(path) for unit_id, path in units.items()})
+    # A district's view reads only its subtree's groups (issue #9: the busiest view, a district official's, skips the
+    # rest of the plan's).
+    seat_keys = structure.seat_keys(own_unit_id)
+    units = seat_keys.units
     assigners = {item_id: _Assigner(item_figures.rows) for item_id, item_figures in figures.items()}
     # Groups are summed per item and seat (several processes share an item and a seat) before rows are looked up.
     open_by_seat: dict[tuple[int, int, str | None], tuple[int, int, int]] = {}
@@ -236,7 +205,7 @@ def plan_dashboard(
 
     closed_by_seats: dict[tuple[int, frozenset[Seat]], int] = defaultdict(int)
     for (process_key, plan_item_id, seats), count in closed_case_groups(
-        session, items_by_process, ids, period, units
+        session, items_by_process, ids, period, units, touched_by=seat_keys.touched_by
     ).items():
         for item_id in items_of(process_key, plan_item_id):
             closed_by_seats[(item_id, seats)] += count

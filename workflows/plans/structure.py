@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -30,12 +30,62 @@ from workflows.plans.responsibility import LinkedProcess, ResponsibleRow, linked
 CACHED_PLANS = 16  # entries kept per process (a federation has a few plans; old tokens fall out)
 
 
+Seat = tuple[int, str | None]  # a unit, and the department of it that held a task (None: the unit as a whole)
+
+
+def _ancestors(path: str) -> list[int]:
+    """The unit's own id and its ancestors' (the materialised path includes the unit)."""
+    return [int(part) for part in path.strip("/").split("/") if part]
+
+
+class SeatKeys:
+    """The row keys a seat (unit, department) belongs to within `units`: its own (a department row), and each
+    ancestor's, itself included, as a unit working as a whole (a row covering its subtree; such rows have no
+    department). Thousands of tally groups ask about the same few hundred seats and seat sets on every view, so the
+    answers are kept with the structure they derive from (issue #9) and shared by its views; `touched_by` keeps
+    workflows.plans.tally_reads.closed_case_groups' seat sets the same way. Entries are only ever added, each a
+    function of its key, so threads sharing one need no lock."""
+
+    def __init__(self, units: dict[int, str]) -> None:
+        self.units = units
+        self.ancestry = {unit_id: _ancestors(path) for unit_id, path in units.items()}
+        self.of_seat: dict[Seat, frozenset[Seat]] = {}
+        self.of_seats: dict[frozenset[Seat], frozenset[Seat]] = {}
+        self.touched_by: dict[tuple[str, int], frozenset[Seat]] = {}
+
+    def seat(self, unit_id: int, department_code: str | None) -> frozenset[Seat]:
+        key = (unit_id, department_code)
+        found = self.of_seat.get(key)
+        if found is None:
+            found = self.of_seat[key] = frozenset([key, *((ancestor, None) for ancestor in self.ancestry[unit_id])])
+        return found
+
+    def seats(self, seats: frozenset[Seat]) -> frozenset[Seat]:
+        found = self.of_seats.get(seats)
+        if found is None:
+            found = self.of_seats[seats] = frozenset().union(*(self.seat(unit, dept) for unit, dept in seats))
+        return found
+
+
 @dataclass(frozen=True)
 class PlanStructure:
     items: list[PlanItem]
     rows: dict[int, list[ResponsibleRow]]
     processes: dict[int, list[LinkedProcess]]
     units: dict[int, str]  # the plan unit's subtree: unit id → materialised path
+    _seat_keys: dict[int | None, SeatKeys] = field(default_factory=dict, compare=False, repr=False)
+
+    def seat_keys(self, own_unit_id: int | None = None) -> SeatKeys:
+        """The seat keys of the whole plan unit, or of a district's view (`own_unit_id`: its subtree only, as
+        tallies of units outside it cannot reach its row)."""
+        found = self._seat_keys.get(own_unit_id)
+        if found is None:
+            units = self.units
+            if own_unit_id is not None and own_unit_id in units:
+                own_path = units[own_unit_id]
+                units = {unit_id: path for unit_id, path in units.items() if path.startswith(own_path)}
+            found = self._seat_keys[own_unit_id] = SeatKeys(units)
+        return found
 
 
 def plan_units(session: Session, plan: Plan) -> dict[int, str]:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from workflows.models import ClosedCaseTally, OpenTaskTally, PlanUrge, SupervisionItem
 from workflows.plans.periods import Period, period_bounds
+from workflows.plans.structure import Seat
 from workflows.plans.tally import SUPERVISION, parse_seats
 
 # (process, supervised item, unit, department, open, overdue, due soon)
@@ -68,9 +69,6 @@ def open_task_groups(
     return groups
 
 
-Seat = tuple[int, str | None]  # a unit, and the department of it that held a task (None: the unit as a whole)
-
-
 @lru_cache(maxsize=65536)
 def seat_set(text: str) -> frozenset[Seat]:
     """A tally row's seats (the same few thousand texts come back on every page view)."""
@@ -78,7 +76,13 @@ def seat_set(text: str) -> frozenset[Seat]:
 
 
 def closed_case_groups(
-    session: Session, keys: Collection[str], item_ids: Collection[int], period: Period, units: Collection[int]
+    session: Session,
+    keys: Collection[str],
+    item_ids: Collection[int],
+    period: Period,
+    units: Collection[int],
+    *,
+    touched_by: dict[tuple[str, int], frozenset[Seat]] | None = None,
 ) -> dict[tuple[str, int | None, frozenset[Seat]], int]:
     """Cases of the plan's processes (and supervision cases of its items) completed in the period, counted by process,
     supervised item and the set of seats inside the plan's unit (`units`) they touched: their tasks' units and
@@ -99,7 +103,8 @@ def closed_case_groups(
     )
     inside = set(units)
     groups: dict[tuple[str, int | None, frozenset[Seat]], int] = defaultdict(int)
-    touched_by: dict[tuple[str, int], frozenset[Seat]] = {}  # the same seats and home recur month after month
+    if touched_by is None:
+        touched_by = {}
     for process_key, plan_item_id, home_unit_id, text, count in session.execute(query):
         touched = touched_by.get((text, home_unit_id))
         if touched is None:
