@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, g
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflows.db import make_engine, make_session_factory
@@ -38,8 +38,27 @@ def get_session() -> Session:
     return session
 
 
-def _close_session(_exc: BaseException | None) -> None:
+def _close_session(exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
-    if session is not None:
-        # Anything not committed explicitly by the view is rolled back: no half-applied step.
-        session.close()
+    if session is None:
+        return
+    # Anything not committed explicitly by the view is rolled back: no half-applied step. A transaction that wrote
+    # nothing ends with COMMIT instead, which changes nothing on the server but keeps the connection's prepared
+    # statements (psycopg forgets them all on ROLLBACK, so every page's statements were planned again).
+    if exc is None and wrote_nothing(session):
+        session.commit()
+    session.close()
+
+
+_NO_WRITE = text("SELECT txid_current_if_assigned() IS NULL")
+
+
+def wrote_nothing(session: Session) -> bool:
+    """Whether the session's open PostgreSQL transaction has written nothing, flushed or pending: the server assigns
+    a transaction id at its first write (or row lock). False on other databases, and with no transaction open."""
+    if not session.in_transaction() or session.new or session.dirty or session.deleted:
+        return False
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return False
+    return bool(connection.scalar(_NO_WRITE))

@@ -125,11 +125,12 @@ def plan_structure(session: Session, plan: Plan) -> PlanStructure:
         found = _cache.get((database, plan.id, token))
     if found is not None:
         return found
-    with Session(bind) as loader:
+    with Session(bind, expire_on_commit=False) as loader:
         loaded_plan = loader.get(Plan, plan.id)
         if current_token(loader) != token or loaded_plan is None:
             return read_plan_structure(session, plan)
         structure = read_plan_structure(loader, loaded_plan)
+        loader.commit()  # a read: COMMIT, unlike ROLLBACK, keeps the connection's prepared statements (psycopg)
     _remember((database, plan.id, token), structure)
     return structure
 
