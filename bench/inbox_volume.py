@@ -11,7 +11,7 @@ synthetic officials and heads (`bench_…`, password demo12345), so every step h
 
 The build is Core `executemany` in chunks on SQLite and COPY on PostgreSQL; then the models' indexes are created and
 the database is analysed (SQLite ANALYZE, PostgreSQL VACUUM ANALYZE), as a deployment's maintenance (autovacuum)
-would have done after loading this much. The plan dashboard's tallies (workflows.models.tally, .metric_tally) are
+would have done after loading this much. The tallies (workflows.models.tally, .metric_tally, .queue_tally) are
 recounted after the load; a cached file from before them gets their tables, triggers and counts on its next run.
 The SQLite file is cached under /tmp/unionflow-bench keyed by VERSION and the scale, so reruns skip the build
 (PostgreSQL: with --pg-url the database stays on that server too). On every run
@@ -198,17 +198,19 @@ def fill_tallies(engine: Engine) -> str:
     """The plan dashboard's tallies (issue #9 §2), recounted after a bulk load: the loader writes task rows before
     their matters and no case passes store_case. A cached file built before the tallies gets their tables and
     triggers here (what migrations 0012 and 0014 do), so it need not be rebuilt."""
-    from workflows.models import ClosedCaseTally, MetricTally, OpenTaskTally
+    from workflows.models import ClosedCaseTally, MetricTally, OpenTaskTally, QueueTally
     from workflows.models.metric_tally import HAZARD_TRIGGERS, hazard_trigger_ddl
+    from workflows.models.queue_tally import queue_trigger_ddl, queue_trigger_names
     from workflows.models.tally import trigger_ddl, trigger_names
     from workflows.plans.tally import present_triggers, recount_tallies
 
     started = time.perf_counter()
-    tables = [model.__table__ for model in (OpenTaskTally, ClosedCaseTally, MetricTally)]
+    tables = [model.__table__ for model in (OpenTaskTally, ClosedCaseTally, MetricTally, QueueTally)]
     Base.metadata.create_all(engine, tables=tables)  # type: ignore[arg-type]
     with Session(engine) as session, session.begin():
         dialect = engine.dialect.name
         for table, names, ddl in (("task_index", trigger_names(dialect), trigger_ddl(dialect)),
+                                  ("task_index", queue_trigger_names(dialect), queue_trigger_ddl(dialect)),
                                   ("hazard_report", HAZARD_TRIGGERS, hazard_trigger_ddl(dialect))):  # fmt: skip
             if not set(names) <= present_triggers(session, table):
                 for statement in ddl:
@@ -551,7 +553,7 @@ def main() -> None:
         with engine.connect() as connection:
             filled = connection.execute(text("SELECT count(*) FROM open_task_tally")).scalar_one() if inspect(
                 connection).has_table("open_task_tally") else 0  # fmt: skip
-            filled = filled and inspect(connection).has_table("metric_tally")
+            filled = filled and all(inspect(connection).has_table(name) for name in ("metric_tally", "queue_tally"))
         if not filled:
             print(fill_tallies(engine), flush=True)
         from workflows.models import ReferenceRevision  # a file from before the plan structure's cache (issue #9)

@@ -46,6 +46,7 @@ from workflows.models.process import (
     TaskStatus,
     TimerEntry,
 )
+from workflows.models.queue_tally import QueueTally
 from workflows.models.reference import ReferenceRevision
 from workflows.models.studio import (
     QUOTA_HOLDING,
@@ -118,6 +119,7 @@ __all__ = [
     "ProcessInstance",
     "ProcessVersion",
     "PublicNotice",
+    "QueueTally",
     "RateLimitEvent",
     "ReferenceRevision",
     "Reminder",

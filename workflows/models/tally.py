@@ -61,7 +61,7 @@ class ClosedCaseTally(Base):
 
 
 # Derived from task_index and process_instance: a restore rebuilds them rather than copying them.
-DERIVED_TABLES = frozenset({"open_task_tally", "closed_case_tally", "metric_tally"})
+DERIVED_TABLES = frozenset({"open_task_tally", "closed_case_tally", "metric_tally", "queue_tally"})
 TRIGGERS = ("task_index_tally_insert", "task_index_tally_delete", "task_index_tally_leave", "task_index_tally_enter")
 PG_FUNCTIONS = ("open_task_tally_add(text, integer, integer, text, timestamptz, integer)", "task_index_tally()")
 

@@ -1,6 +1,6 @@
 """The plan dashboard's kept counts (issue #9 §2): closed cases counted as they complete; recounts of the tallies.
 
-workflows.models.tally and workflows.models.metric_tally describe the tables. Open tasks and the hazard metrics'
+workflows.models.tally, .metric_tally and .queue_tally describe the tables. Open tasks, queues and the hazard metrics'
 monthly sums are kept by database triggers; a completed case is added here, from workflows.steps.store_case, in the
 transaction that completes it: completion is final and happens in one place (workflows.steps._save_state), so each
 case is counted once. `recount_tallies` rebuilds the tables from task_index, process_instance and hazard_report
@@ -28,11 +28,13 @@ from workflows.models import (
     MetricTally,
     OpenTaskTally,
     ProcessInstance,
+    QueueTally,
     SupervisionItem,
     TaskIndexEntry,
     TaskStatus,
 )
 from workflows.models.metric_tally import HAZARD_TRIGGERS, REWARDS_METRIC, VERIFIED_METRIC
+from workflows.models.queue_tally import queue_trigger_names
 from workflows.models.tally import trigger_names
 from workflows.policy.hazard import VERIFIED_RESULTS
 
@@ -40,11 +42,13 @@ SUPERVISION = "supervision"
 OPEN_TABLE: Table = OpenTaskTally.__table__  # type: ignore[assignment]  # a mapped class's table is a Table
 CLOSED_TABLE: Table = ClosedCaseTally.__table__  # type: ignore[assignment]
 METRIC_TABLE: Table = MetricTally.__table__  # type: ignore[assignment]
+QUEUE_TABLE: Table = QueueTally.__table__  # type: ignore[assignment]
 SEAT_SEPARATOR, LIST_SEPARATOR = ":", ","  # neither occurs in a department code
 
 OpenKey = tuple[str, int | None, int, str | None, datetime | None]  # process, case, unit, department, due
 ClosedKey = tuple[date, str, int | None, int, str]  # month, process, plan item, home unit, seats
 MetricKey = tuple[str, date, int]  # metric, month, unit
+QueueKey = tuple[int, str | None]  # unit, department
 
 
 def completion_month(completed_at: datetime) -> date:
@@ -174,10 +178,36 @@ def stored_metrics(session: Session) -> Counter[MetricKey]:
     return Counter({(m, month, u): int(n) for m, month, u, n in rows if n})
 
 
+def expected_queue(session: Session) -> Counter[QueueKey]:
+    """Ready, unclaimed tasks by unit and department, from task_index (what queue_tally's triggers keep)."""
+    key = (TaskIndexEntry.org_unit_id, TaskIndexEntry.department_code)
+    queued = (TaskIndexEntry.status == TaskStatus.READY.value, TaskIndexEntry.claimed_by_id.is_(None))
+    rows = session.execute(select(*key, func.count()).where(*queued).group_by(*key))
+    return Counter({(u, d): n for u, d, n in rows})
+
+
+def stored_queue(session: Session) -> Counter[QueueKey]:
+    key = (QueueTally.org_unit_id, QueueTally.department_code)
+    rows = session.execute(select(*key, func.sum(QueueTally.tasks)).group_by(*key))
+    return Counter({(u, d): int(n) for u, d, n in rows if n})
+
+
 def recount_tallies(session: Session) -> None:
     """Rebuild the tallies from task_index, process_instance and hazard_report (flushes; the caller commits)."""
     recount_task_tallies(session)
     recount_metric_tally(session)
+    recount_queue_tally(session)
+
+
+def recount_queue_tally(session: Session) -> None:
+    """Rebuild queue_tally from task_index (migration 0018's fill)."""
+    session.flush()
+    queued = expected_queue(session)
+    session.execute(delete(QueueTally))
+    if queued:
+        session.execute(insert(QueueTally), [
+            {"org_unit_id": u, "department_code": d, "tasks": n} for (u, d), n in queued.items()
+        ])  # fmt: skip
 
 
 def recount_task_tallies(session: Session) -> None:
@@ -224,6 +254,7 @@ def tally_differences(session: Session) -> list[str]:
         _differences("open_task_tally", stored_open(session), expected_open(session))
         + _differences("closed_case_tally", stored_closed(session), expected_closed(session))
         + _differences("metric_tally", stored_metrics(session), expected_metrics(session))
+        + _differences("queue_tally", stored_queue(session), expected_queue(session))
     )
 
 
@@ -250,6 +281,7 @@ def compact_tallies(session: Session) -> int:
         _fold(session, OPEN_TABLE, "tasks")
         + _fold(session, CLOSED_TABLE, "cases")
         + _fold(session, METRIC_TABLE, "value")
+        + _fold(session, QUEUE_TABLE, "tasks")
     )
 
 
@@ -274,7 +306,8 @@ def present_triggers(session: Session, table: str) -> set[str]:
 def check_tallies(session: Session) -> list[Finding]:
     """The tallies equal a recount, and the triggers keeping them exist."""
     findings = []
-    missing = set(trigger_names(session.get_bind().dialect.name)) - present_triggers(session, "task_index")
+    dialect = session.get_bind().dialect.name
+    missing = set(trigger_names(dialect) + queue_trigger_names(dialect)) - present_triggers(session, "task_index")
     if missing:
         findings.append(Finding("tally", "task_index", f"缺少维护待办统计的触发器：{'、'.join(sorted(missing))}"))
     missing = set(HAZARD_TRIGGERS) - present_triggers(session, "hazard_report")
