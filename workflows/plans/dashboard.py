@@ -23,12 +23,13 @@ metric once, grouped by unit, and sums it per row (workflows.plans.metrics.Progr
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from workflows.calendar import SHANGHAI
 from workflows.inbox import Light
 from workflows.models import (
     Plan,
@@ -38,7 +39,7 @@ from workflows.models import (
 from workflows.plans.metrics import ProgressReader, TargetProgress
 from workflows.plans.periods import Period
 from workflows.plans.responsibility import LinkedProcess, ResponsibleRow
-from workflows.plans.structure import PlanStructure, Seat, plan_structure
+from workflows.plans.structure import PlanStructure, Seat, SeatKeys, plan_structure
 from workflows.plans.tally_reads import closed_case_groups, open_task_groups, supervised_counts, urge_groups
 
 SUPERVISION = "supervision"
@@ -133,6 +134,42 @@ class _Assigner:
         return [self.by_key[key] for key in keys & self.keys]
 
 
+@dataclass
+class ClosedCounts:
+    """An item's closed cases: in all, at no responsible row (`other`), and per row key (a case once per row)."""
+
+    total: int = 0
+    other: int = 0
+    rows: dict[Seat, int] = field(default_factory=dict)
+
+
+def _closed_counts(
+    by_seats: Mapping[tuple[int, frozenset[Seat]], int], assigners: Mapping[int, _Assigner], seat_keys: SeatKeys
+) -> dict[int, ClosedCounts]:
+    counts: dict[int, ClosedCounts] = defaultdict(ClosedCounts)
+    for (item_id, seats), count in by_seats.items():
+        item_counts = counts[item_id]
+        touched = assigners[item_id].rows_of_keys(seat_keys.seats(seats))
+        for row in touched:
+            item_counts.rows[row.row.key] = item_counts.rows.get(row.row.key, 0) + count
+        item_counts.total += count
+        if not touched:
+            item_counts.other += count
+    return dict(counts)
+
+
+def split_settled(period: Period, now: datetime) -> tuple[Period | None, Period | None]:
+    """The period's months that ended more than a day before `now` (Beijing), whose closed cases can no longer
+    change (a step completing a case just before midnight may commit just after it), and the rest."""
+    settled_before = (now.astimezone(SHANGHAI) - timedelta(days=1)).date().replace(day=1)
+    if period.end < settled_before:
+        return period, None
+    if period.start >= settled_before:
+        return None, period
+    settled_end = settled_before - timedelta(days=1)
+    return replace(period, end=settled_end), replace(period, start=settled_before)
+
+
 def plan_dashboard(
     session: Session,
     plan: Plan,
@@ -203,20 +240,30 @@ def plan_dashboard(
             if not matched:
                 figures[item_id].other.add_open(total, overdue, due_soon)
 
-    closed_by_seats: dict[tuple[int, frozenset[Seat]], int] = defaultdict(int)
-    for (process_key, plan_item_id, seats), count in closed_case_groups(
-        session, items_by_process, ids, period, units, touched_by=seat_keys.touched_by
-    ).items():
-        for item_id in items_of(process_key, plan_item_id):
-            closed_by_seats[(item_id, seats)] += count
-    for (item_id, seats), count in closed_by_seats.items():
-        touched = assigners[item_id].rows_of_keys(seat_keys.seats(seats))
-        for row in touched:
-            row.figures.completed_cases += count
-        if whole_plan:
-            figures[item_id].totals.completed_cases += count
-            if not touched:
-                figures[item_id].other.completed_cases += count
+    def closed_in(months: Period) -> dict[int, ClosedCounts]:
+        by_seats: dict[tuple[int, frozenset[Seat]], int] = defaultdict(int)
+        for (process_key, plan_item_id, seats), count in closed_case_groups(
+            session, items_by_process, ids, months, units, touched_by=seat_keys.touched_by
+        ).items():
+            for item_id in items_of(process_key, plan_item_id):
+                by_seats[(item_id, seats)] += count
+        return _closed_counts(by_seats, assigners, seat_keys)
+
+    # Completions are final and counted in their own month: a month that ended is read once per structure and view
+    # (issue #9: the year's closed cases were the whole-plan view's costliest read), the current one every time.
+    settled, live = split_settled(period, now)
+    parts = [] if live is None else [closed_in(live)]
+    if settled is not None:
+        key = (own_unit_id, tuple(ids), settled.start, settled.end)
+        parts.append(structure.settled(key, lambda: closed_in(settled)))
+    for part in parts:
+        for item_id, counts in part.items():
+            by_key = assigners[item_id].by_key
+            for row_key, count in counts.rows.items():
+                by_key[row_key].figures.completed_cases += count
+            if whole_plan:
+                figures[item_id].totals.completed_cases += counts.total
+                figures[item_id].other.completed_cases += counts.other
 
     for item_id, unit_id, department, count, last in urge_groups(session, ids, period):
         row_figures = figures[item_id].row(unit_id, department)

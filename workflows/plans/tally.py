@@ -35,6 +35,7 @@ from workflows.models import (
 )
 from workflows.models.metric_tally import HAZARD_TRIGGERS, REWARDS_METRIC, VERIFIED_METRIC
 from workflows.models.queue_tally import queue_trigger_names
+from workflows.models.reference import replace_token
 from workflows.models.tally import trigger_names
 from workflows.policy.hazard import VERIFIED_RESULTS
 
@@ -193,10 +194,14 @@ def stored_queue(session: Session) -> Counter[QueueKey]:
 
 
 def recount_tallies(session: Session) -> None:
-    """Rebuild the tallies from task_index, process_instance and hazard_report (flushes; the caller commits)."""
+    """Rebuild the tallies from task_index, process_instance and hazard_report (flushes; the caller commits).
+
+    Replaces the reference token: pages keep figures of settled months with the plan structure it keys
+    (workflows.plans.structure.PlanStructure.settled), and a recount may change them."""
     recount_task_tallies(session)
     recount_metric_tally(session)
     recount_queue_tally(session)
+    replace_token(session.connection())
 
 
 def recount_queue_tally(session: Session) -> None:
