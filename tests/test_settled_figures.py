@@ -20,9 +20,10 @@ from workflows.calendar import SHANGHAI
 from workflows.db import utcnow
 from workflows.inbox import near_due_limit
 from workflows.models import InstanceStatus, PlanItemProcess, ProcessInstance
+from workflows.plans import structure as structure_module
 from workflows.plans.dashboard import plan_dashboard, split_settled
 from workflows.plans.periods import Period, parse_period
-from workflows.plans.structure import forget_plan_structures
+from workflows.plans.structure import PlanStructure, forget_plan_structures
 from workflows.plans.tally import recount_tallies
 
 
@@ -97,3 +98,21 @@ def test_settled_months_are_read_once_and_a_recount_is_seen(engine: Engine) -> N
     with Session(engine) as session:
         assert studio_item_closed(session, "2026-10") == october_before + 1
         assert studio_item_closed(session, this_year) == year_before  # moved within the year, counted once
+
+
+def test_a_structure_keeps_the_settled_figures_used_last(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(structure_module, "SETTLED_ENTRIES", 2)
+    structure = PlanStructure(items=[], rows={}, processes={}, units={})
+    computed: list[str] = []
+
+    def figures(key: str) -> str:
+        return structure.settled(key, lambda: computed.append(key) or f"figures of {key}")
+
+    assert [figures("2026-10"), figures("2026-10"), figures("2026-09")] == ["figures of 2026-10"] * 2 + [
+        "figures of 2026-09"
+    ]
+    figures("2026-10")  # used last: kept when a third key comes
+    figures("2026-Q3")
+    figures("2026-10")
+    figures("2026-09")  # dropped for 2026-Q3: computed again
+    assert computed == ["2026-10", "2026-09", "2026-Q3", "2026-09"]

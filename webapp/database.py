@@ -45,9 +45,11 @@ def _close_session(exc: BaseException | None) -> None:
     # Anything not committed explicitly by the view is rolled back: no half-applied step. A transaction that wrote
     # nothing ends with COMMIT instead, which changes nothing on the server but keeps the connection's prepared
     # statements (psycopg forgets them all on ROLLBACK, so every page's statements were planned again).
-    if exc is None and wrote_nothing(session):
-        session.commit()
-    session.close()
+    try:
+        if exc is None and wrote_nothing(session):
+            session.commit()
+    finally:
+        session.close()
 
 
 _NO_WRITE = text("SELECT txid_current_if_assigned() IS NULL")
@@ -56,9 +58,8 @@ _NO_WRITE = text("SELECT txid_current_if_assigned() IS NULL")
 def wrote_nothing(session: Session) -> bool:
     """Whether the session's open PostgreSQL transaction has written nothing, flushed or pending: the server assigns
     a transaction id at its first write (or row lock). False on other databases, and with no transaction open."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
     if not session.in_transaction() or session.new or session.dirty or session.deleted:
         return False
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        return False
-    return bool(connection.scalar(_NO_WRITE))
+    return bool(session.connection().scalar(_NO_WRITE))

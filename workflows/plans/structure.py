@@ -20,7 +20,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -32,6 +32,7 @@ from workflows.plans.responsibility import LinkedProcess, ResponsibleRow, linked
 CACHED_PLANS = 16  # entries kept per process (a federation has a few plans; old tokens fall out)
 SETTLED_ENTRIES = 256  # settled figures kept per structure (scopes × periods viewed)
 T = TypeVar("T")
+_MISSING = object()
 
 
 Seat = tuple[int, str | None]  # a unit, and the department of it that held a task (None: the unit as a whole)
@@ -78,18 +79,25 @@ class PlanStructure:
     processes: dict[int, list[LinkedProcess]]
     units: dict[int, str]  # the plan unit's subtree: unit id → materialised path
     _seat_keys: dict[int | None, SeatKeys] = field(default_factory=dict, compare=False, repr=False)
-    _settled: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
+    _settled: OrderedDict[Hashable, Any] = field(default_factory=OrderedDict, compare=False, repr=False)
+    _settled_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def settled(self, key: Hashable, compute: Callable[[], T]) -> T:
         """What `compute` gives for `key`, computed once per structure: figures of the past that no step changes any
         more (the closed cases of months that ended, workflows.plans.dashboard). A recount of the tallies replaces
-        the reference token, and with it this structure. At most SETTLED_ENTRIES kept (views of other periods)."""
-        if key not in self._settled:
-            if len(self._settled) >= SETTLED_ENTRIES:
-                self._settled.clear()
-            self._settled[key] = compute()
-        found: T = self._settled[key]
-        return found
+        the reference token, and with it this structure. The SETTLED_ENTRIES used last are kept (the scopes, items
+        and periods viewed); two threads missing the same key both compute it, and either answer is the same."""
+        with self._settled_lock:
+            found = self._settled.get(key, _MISSING)
+            if found is not _MISSING:
+                self._settled.move_to_end(key)
+                return cast(T, found)
+        computed = compute()
+        with self._settled_lock:
+            self._settled[key] = computed
+            while len(self._settled) > SETTLED_ENTRIES:
+                self._settled.popitem(last=False)
+        return computed
 
     def seat_keys(self, own_unit_id: int | None = None) -> SeatKeys:
         """The seat keys of the whole plan unit, or of a district's view (`own_unit_id`: its subtree only, as
