@@ -40,6 +40,7 @@ from workflows.models import (
     ClosedCaseTally,
     InstanceStatus,
     OpenTaskTally,
+    OrgUnit,
     ProcessInstance,
     SupervisionItem,
     TaskIndexEntry,
@@ -47,6 +48,7 @@ from workflows.models import (
 )
 from workflows.models.tally import TRIGGERS
 from workflows.operations import claim_task, release_task
+from workflows.organisation import unit_by_code
 from workflows.plans.dashboard import SUPERVISION
 from workflows.plans.periods import Period, parse_period, period_bounds
 from workflows.plans.responsibility import plan_items
@@ -152,7 +154,12 @@ def assert_consistent(world: Session, now: datetime = NOW) -> None:
     keys = sorted({link.process_key for item in items for link in item.processes if link.process_key != SUPERVISION})
     ids = [item.id for item in items]
     near = near_due_limit(now)
-    assert set(open_task_groups(world, keys, ids, now, near)) == scanned_open_groups(world, keys, ids, now, near)
+    scanned = scanned_open_groups(world, keys, ids, now, near)
+    assert set(open_task_groups(world, keys, ids, now, near)) == scanned
+    district = unit_by_code(world, "210211")  # 甘井子区: a district's view reads its subtree's groups alone
+    subtree = set(world.scalars(select(OrgUnit.id).where(OrgUnit.path.startswith(district.path))))
+    in_subtree = {group for group in scanned if group[2] in subtree}
+    assert set(open_task_groups(world, keys, ids, now, near, subtree)) == in_subtree
     units = [unit_id for (unit_id,) in world.execute(text("SELECT id FROM org_unit"))]
     for code in ("2026", "2026-Q4", "2026-11", "2026-10", "2025"):
         period = parse_period(code, date(2026, 11, 18))

@@ -224,7 +224,7 @@ def plan_dashboard(
     # Groups are summed per item and seat (several processes share an item and a seat) before rows are looked up.
     open_by_seat: dict[tuple[int, int, str | None], tuple[int, int, int]] = {}
     for process_key, plan_item_id, unit_id, department, total, overdue, due_soon in open_task_groups(
-        session, items_by_process, ids, now, near_limit
+        session, items_by_process, ids, now, near_limit, None if whole_plan else units
     ):
         if unit_id not in units:
             continue  # outside the plan's unit

@@ -33,7 +33,12 @@ def plan_cases(keys: Collection[str], item_ids: Collection[int]) -> ColumnElemen
 
 
 def open_task_groups(
-    session: Session, keys: Collection[str], item_ids: Collection[int], now: datetime, near: datetime
+    session: Session,
+    keys: Collection[str],
+    item_ids: Collection[int],
+    now: datetime,
+    near: datetime,
+    units: Collection[int] | None = None,
 ) -> list[OpenGroup]:
     """Open tasks of the plan's cases, counted by process (supervision cases: by supervised item), unit and department,
     with how many are overdue and how many due within the yellow window (as due_light; no due date counts as neither).
@@ -41,18 +46,19 @@ def open_task_groups(
 
     Issue #9: read from open_task_tally (workflows.models.tally, kept by triggers on task_index), a few rows per
     process and seat (one per due day), never the hundred thousand open task rows; supervision rows are per matter,
-    joined to their plan item.
+    joined to their plan item. `units`: only these units' groups (a district's view reads its subtree's alone).
     """
     tally = OpenTaskTally
     overdue = func.sum(case((tally.due_at < now, tally.tasks), else_=0))
     due_soon = func.sum(case((and_(tally.due_at >= now, tally.due_at <= near), tally.tasks), else_=0))
     figures = (func.sum(tally.tasks), overdue, due_soon)
     seat = (tally.org_unit_id, tally.department_code)
+    scoped = [] if units is None else [tally.org_unit_id.in_(sorted(units))]
     groups: list[OpenGroup] = []
     if keys:
         by_process = (
             select(tally.process_key, *seat, *figures)
-            .where(tally.process_key.in_(list(keys)))
+            .where(tally.process_key.in_(list(keys)), *scoped)
             .group_by(tally.process_key, *seat)
         )
         groups += [(key, None, unit, department, int(total), int(late or 0), int(soon or 0))
@@ -61,7 +67,7 @@ def open_task_groups(
         by_matter = (
             select(SupervisionItem.plan_item_id, *seat, *figures)
             .join(SupervisionItem, SupervisionItem.instance_id == tally.instance_id)
-            .where(tally.process_key == SUPERVISION, SupervisionItem.plan_item_id.in_(list(item_ids)))
+            .where(tally.process_key == SUPERVISION, SupervisionItem.plan_item_id.in_(list(item_ids)), *scoped)
             .group_by(SupervisionItem.plan_item_id, *seat)
         )
         groups += [(SUPERVISION, item_id, unit, department, int(total), int(late or 0), int(soon or 0))
