@@ -204,12 +204,15 @@ def _case_viewable_by(viewer: User, routing: RoutingTable, case: CaseColumns) ->
 
     The cheap terms come first (both databases stop at the first true one): the cases the viewer started and the steps
     named to them are each one index read for the whole list, where the task part probes every case's rows. The
-    starter is found through ix_process_instance_started_by_id, not the case row: on SQLite that row holds the engine
+    starter is found through ix_process_instance_started_by, not the case row: on SQLite that row holds the engine
     state, and reading a column stored after it walks the state's overflow pages (5 ms over 2,000 matters).
     """
     if not viewer.active or viewer.role == Role.SERVICE:
         return false()
-    started = case.id.in_(select(ProcessInstance.id).where(ProcessInstance.started_by_id == viewer.id))
+    started_by_viewer = [ProcessInstance.started_by_id == viewer.id]
+    if case.process_key is not None:  # only that process's cases (ix_process_instance_started_by: its range alone)
+        started_by_viewer.append(ProcessInstance.process_key == literal(case.process_key, literal_execute=True))
+    started = case.id.in_(select(ProcessInstance.id).where(*started_by_viewer))
     if viewer.role == Role.ADMIN:
         return or_(started, case.home_within(_subtree_of(viewer)))
     department_code = viewer.department_code

@@ -54,6 +54,9 @@ class ProcessInstance(Base):
         # A process's cases by home unit, from the index alone (the 督办台账's "matters of my subtree" on PostgreSQL
         # read 2,039 case rows, engine state and all, for it); its first column serves every lookup by process.
         Index("ix_process_instance_process_home", "process_key", "home_unit_id", "id"),
+        # 我发起 and "cases I started" by starter; with the process, a viewer's matters in the 督办台账 from the index
+        # alone (a district official had started 6,489 cases of all processes: a 4 ms heap scan on PostgreSQL).
+        Index("ix_process_instance_started_by", "started_by_id", "process_key", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -67,7 +70,7 @@ class ProcessInstance(Base):
     serializer_version: Mapped[str] = mapped_column(String(16), default="")
     # Optimistic lock: every step increments it and the UPDATE checks the value that was read.
     version: Mapped[int] = mapped_column(Integer, default=0)
-    started_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    started_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     # The most specific org unit the case belongs to; lanes resolve to it or one of its ancestors.
     home_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), index=True)
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id"), index=True)
