@@ -19,13 +19,13 @@ SQLite drops a table's triggers with the table: a batch migration that recreates
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Index, String, Table, event
+from sqlalchemy import BigInteger, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workflows.db import Base
 from workflows.models.hazard import HazardReport
+from workflows.models.triggers import TallyTriggers
 from workflows.policy.hazard import VERIFIED_RESULTS
 
 VERIFIED_METRIC = "hazard_reports_verified"  # workflows.plans.metric_queries.METRICS keys
@@ -110,33 +110,11 @@ def _postgresql_ddl() -> list[str]:
     ]
 
 
-def hazard_trigger_ddl(dialect: str) -> list[str]:
-    """The statements creating metric_tally's triggers on hazard_report (and PostgreSQL's function)."""
-    if dialect == "sqlite":
-        return _sqlite_ddl()
-    if dialect == "postgresql":
-        return _postgresql_ddl()
-    raise NotImplementedError(f"metric_tally triggers for {dialect}")
-
-
-def drop_hazard_trigger_ddl(dialect: str) -> list[str]:
-    if dialect == "sqlite":
-        return [f"DROP TRIGGER IF EXISTS {name}" for name in HAZARD_TRIGGERS]
-    return [f"DROP TRIGGER IF EXISTS {name} ON hazard_report" for name in HAZARD_TRIGGERS] + [
-        f"DROP FUNCTION IF EXISTS {HAZARD_FUNCTION}"
-    ]
-
-
-def _create_triggers(target: Table, connection: Connection, **_kw: Any) -> None:
-    for statement in hazard_trigger_ddl(connection.dialect.name):
-        connection.exec_driver_sql(statement)
-
-
-def _drop_function(target: Table, connection: Connection, **_kw: Any) -> None:
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"DROP FUNCTION IF EXISTS {HAZARD_FUNCTION}")
-
-
-# Schemas built from the models get the triggers with the table; migration 0014 creates them on migrated databases.
-event.listen(HazardReport.__table__, "after_create", _create_triggers)
-event.listen(HazardReport.__table__, "after_drop", _drop_function)
+HAZARD_REPORT_TRIGGERS = TallyTriggers(
+    tally="metric_tally", table="hazard_report", names=HAZARD_TRIGGERS, sqlite=_sqlite_ddl, postgresql=_postgresql_ddl,
+    functions=(HAZARD_FUNCTION,),
+)  # fmt: skip
+hazard_trigger_ddl = HAZARD_REPORT_TRIGGERS.ddl
+drop_hazard_trigger_ddl = HAZARD_REPORT_TRIGGERS.drop_ddl
+# Migration 0014 creates them on migrated databases.
+HAZARD_REPORT_TRIGGERS.create_with(HazardReport.__table__)

@@ -14,13 +14,12 @@ SQLite drops a table's triggers with the table: a batch migration that recreates
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Connection, Index, String, Table, event
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workflows.db import Base
 from workflows.models.process import TaskIndexEntry
+from workflows.models.triggers import TallyTriggers
 
 QUEUE_TRIGGERS = ("task_index_queue_insert", "task_index_queue_delete", "task_index_queue_leave",
                   "task_index_queue_enter")  # fmt: skip
@@ -88,37 +87,12 @@ def _postgresql_ddl() -> list[str]:
     ]
 
 
-def queue_trigger_ddl(dialect: str) -> list[str]:
-    """The statements creating queue_tally's triggers on task_index (and PostgreSQL's function)."""
-    if dialect == "sqlite":
-        return _sqlite_ddl()
-    if dialect == "postgresql":
-        return _postgresql_ddl()
-    raise NotImplementedError(f"queue_tally triggers for {dialect}")
-
-
-def queue_trigger_names(dialect: str) -> tuple[str, ...]:
-    return QUEUE_TRIGGERS if dialect == "sqlite" else QUEUE_TRIGGERS[:3]
-
-
-def drop_queue_trigger_ddl(dialect: str) -> list[str]:
-    if dialect == "sqlite":
-        return [f"DROP TRIGGER IF EXISTS {name}" for name in QUEUE_TRIGGERS]
-    return [f"DROP TRIGGER IF EXISTS {name} ON task_index" for name in QUEUE_TRIGGERS] + [
-        f"DROP FUNCTION IF EXISTS {QUEUE_FUNCTION}"
-    ]
-
-
-def _create_triggers(target: Table, connection: Connection, **_kw: Any) -> None:
-    for statement in queue_trigger_ddl(connection.dialect.name):
-        connection.exec_driver_sql(statement)
-
-
-def _drop_function(target: Table, connection: Connection, **_kw: Any) -> None:
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"DROP FUNCTION IF EXISTS {QUEUE_FUNCTION}")
-
-
-# Schemas built from the models get the triggers with the table; migration 0018 creates them on migrated databases.
-event.listen(TaskIndexEntry.__table__, "after_create", _create_triggers)
-event.listen(TaskIndexEntry.__table__, "after_drop", _drop_function)
+TASK_INDEX_QUEUE_TRIGGERS = TallyTriggers(
+    tally="queue_tally", table="task_index", names=QUEUE_TRIGGERS, sqlite=_sqlite_ddl, postgresql=_postgresql_ddl,
+    functions=(QUEUE_FUNCTION,), postgresql_names=QUEUE_TRIGGERS[:3],
+)  # fmt: skip
+queue_trigger_ddl = TASK_INDEX_QUEUE_TRIGGERS.ddl
+queue_trigger_names = TASK_INDEX_QUEUE_TRIGGERS.trigger_names
+drop_queue_trigger_ddl = TASK_INDEX_QUEUE_TRIGGERS.drop_ddl
+# Migration 0018 creates them on migrated databases.
+TASK_INDEX_QUEUE_TRIGGERS.create_with(TaskIndexEntry.__table__)

@@ -22,13 +22,13 @@ them (`trigger_ddl`); the integrity check reports them missing.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import Connection, Index, String, Table, Text, event
+from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workflows.db import Base
 from workflows.models.process import TaskIndexEntry
+from workflows.models.triggers import TallyTriggers
 
 
 class OpenTaskTally(Base):
@@ -136,39 +136,12 @@ def _postgresql_ddl() -> list[str]:
     ]
 
 
-def trigger_ddl(dialect: str) -> list[str]:
-    """The statements creating the open-task tally's triggers (and PostgreSQL's functions) on task_index."""
-    if dialect == "sqlite":
-        return _sqlite_ddl()
-    if dialect == "postgresql":
-        return _postgresql_ddl()
-    raise NotImplementedError(f"open_task_tally triggers for {dialect}")
-
-
-def trigger_names(dialect: str) -> tuple[str, ...]:
-    return TRIGGERS if dialect == "sqlite" else TRIGGERS[:3]
-
-
-def drop_trigger_ddl(dialect: str) -> list[str]:
-    if dialect == "sqlite":
-        return [f"DROP TRIGGER IF EXISTS {name}" for name in TRIGGERS]
-    return [f"DROP TRIGGER IF EXISTS {name} ON task_index" for name in TRIGGERS] + [
-        f"DROP FUNCTION IF EXISTS {function}" for function in reversed(PG_FUNCTIONS)
-    ]
-
-
-def _create_triggers(target: Table, connection: Connection, **_kw: Any) -> None:
-    for statement in trigger_ddl(connection.dialect.name):
-        connection.exec_driver_sql(statement)
-
-
-def _drop_functions(target: Table, connection: Connection, **_kw: Any) -> None:
-    if connection.dialect.name == "postgresql":
-        for function in reversed(PG_FUNCTIONS):
-            connection.exec_driver_sql(f"DROP FUNCTION IF EXISTS {function}")
-
-
-# Schemas built from the models (tests, benches: Base.metadata.create_all) get the triggers with the table;
-# migration 0012 creates them on databases built by migrations.
-event.listen(TaskIndexEntry.__table__, "after_create", _create_triggers)
-event.listen(TaskIndexEntry.__table__, "after_drop", _drop_functions)
+OPEN_TASK_TRIGGERS = TallyTriggers(
+    tally="open_task_tally", table="task_index", names=TRIGGERS, sqlite=_sqlite_ddl, postgresql=_postgresql_ddl,
+    functions=PG_FUNCTIONS, postgresql_names=TRIGGERS[:3],
+)  # fmt: skip
+trigger_ddl = OPEN_TASK_TRIGGERS.ddl
+trigger_names = OPEN_TASK_TRIGGERS.trigger_names
+drop_trigger_ddl = OPEN_TASK_TRIGGERS.drop_ddl
+# Migration 0012 creates them on databases built by migrations.
+OPEN_TASK_TRIGGERS.create_with(TaskIndexEntry.__table__)
