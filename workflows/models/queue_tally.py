@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from workflows.db import Base
 from workflows.models.process import TaskIndexEntry
-from workflows.models.triggers import TallyTriggers
+from workflows.models.triggers import TallyTriggers, sqlite_row_triggers
 
 QUEUE_TRIGGERS = ("task_index_queue_insert", "task_index_queue_delete", "task_index_queue_leave",
                   "task_index_queue_enter")  # fmt: skip
@@ -51,18 +51,7 @@ def _append(row: str, delta: int) -> str:
 
 
 def _sqlite_ddl() -> list[str]:
-    changed = " OR ".join(f"OLD.{column} IS NOT NEW.{column}" for column in _MOVING)
-    moving = ", ".join(_MOVING)
-    return [
-        f"CREATE TRIGGER task_index_queue_insert AFTER INSERT ON task_index WHEN {_queued('NEW')} "
-        f"BEGIN {_append('NEW', 1)} END",
-        f"CREATE TRIGGER task_index_queue_delete AFTER DELETE ON task_index WHEN {_queued('OLD')} "
-        f"BEGIN {_append('OLD', -1)} END",
-        f"CREATE TRIGGER task_index_queue_leave AFTER UPDATE OF {moving} ON task_index "
-        f"WHEN {_queued('OLD')} AND ({changed}) BEGIN {_append('OLD', -1)} END",
-        f"CREATE TRIGGER task_index_queue_enter AFTER UPDATE OF {moving} ON task_index "
-        f"WHEN {_queued('NEW')} AND ({changed}) BEGIN {_append('NEW', 1)} END",
-    ]
+    return sqlite_row_triggers("task_index_queue", "task_index", _queued, _append, _MOVING)
 
 
 def _postgresql_ddl() -> list[str]:

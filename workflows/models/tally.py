@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from workflows.db import Base
 from workflows.models.process import TaskIndexEntry
-from workflows.models.triggers import TallyTriggers
+from workflows.models.triggers import TallyTriggers, sqlite_row_triggers
 
 
 class OpenTaskTally(Base):
@@ -80,22 +80,9 @@ def _sqlite_add(row: str, delta: int) -> str:
     )
 
 
-def _changed() -> str:
-    return "(" + " OR ".join(f"OLD.{column} IS NOT NEW.{column}" for column in _MOVING) + ")"
-
-
 def _sqlite_ddl() -> list[str]:
-    moving = ", ".join(_MOVING)
-    return [
-        f"CREATE TRIGGER task_index_tally_insert AFTER INSERT ON task_index WHEN NEW.status = '{_READY}' "
-        f"BEGIN {_sqlite_add('NEW', 1)} END",
-        f"CREATE TRIGGER task_index_tally_delete AFTER DELETE ON task_index WHEN OLD.status = '{_READY}' "
-        f"BEGIN {_sqlite_add('OLD', -1)} END",
-        f"CREATE TRIGGER task_index_tally_leave AFTER UPDATE OF {moving} ON task_index "
-        f"WHEN OLD.status = '{_READY}' AND {_changed()} BEGIN {_sqlite_add('OLD', -1)} END",
-        f"CREATE TRIGGER task_index_tally_enter AFTER UPDATE OF {moving} ON task_index "
-        f"WHEN NEW.status = '{_READY}' AND {_changed()} BEGIN {_sqlite_add('NEW', 1)} END",
-    ]
+    return sqlite_row_triggers("task_index_tally", "task_index", lambda row: f"{row}.status = '{_READY}'",
+                               _sqlite_add, _MOVING)  # fmt: skip
 
 
 def _postgresql_ddl() -> list[str]:

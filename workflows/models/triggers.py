@@ -5,7 +5,7 @@ dropping them per dialect and creates them with the table a schema is built from
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,3 +56,21 @@ class TallyTriggers:
         if connection.dialect.name == "postgresql":
             for function in reversed(self.functions):
                 connection.exec_driver_sql(f"DROP FUNCTION IF EXISTS {function}")
+
+
+def sqlite_row_triggers(
+    prefix: str, table: str, kept: Callable[[str], str], append: Callable[[str, int], str], moving: Sequence[str]
+) -> list[str]:
+    """SQLite's four triggers for a tally of `table`'s rows that are `kept` (a condition on NEW or OLD): +1 for a row
+    inserted kept, -1 for one deleted, and for an update of a `moving` column -1 for the old row (`leave`) and +1 for
+    the new (`enter`) when either is kept. `append(row, delta)` is the statement recording the change."""
+    changed = " OR ".join(f"OLD.{column} IS NOT NEW.{column}" for column in moving)
+    columns = ", ".join(moving)
+    return [
+        f"CREATE TRIGGER {prefix}_insert AFTER INSERT ON {table} WHEN {kept('NEW')} BEGIN {append('NEW', 1)} END",
+        f"CREATE TRIGGER {prefix}_delete AFTER DELETE ON {table} WHEN {kept('OLD')} BEGIN {append('OLD', -1)} END",
+        f"CREATE TRIGGER {prefix}_leave AFTER UPDATE OF {columns} ON {table} "
+        f"WHEN {kept('OLD')} AND ({changed}) BEGIN {append('OLD', -1)} END",
+        f"CREATE TRIGGER {prefix}_enter AFTER UPDATE OF {columns} ON {table} "
+        f"WHEN {kept('NEW')} AND ({changed}) BEGIN {append('NEW', 1)} END",
+    ]
