@@ -133,6 +133,10 @@ class _Assigner:
         below it counts once)."""
         return [self.by_key[key] for key in keys & self.keys]
 
+    def row_keys(self, keys: frozenset[Seat]) -> frozenset[Seat]:
+        """The keys of the item's rows among `keys` (as rows_of_keys)."""
+        return keys & self.keys
+
 
 @dataclass
 class ClosedCounts:
@@ -149,9 +153,10 @@ def _closed_counts(
     counts: dict[int, ClosedCounts] = defaultdict(ClosedCounts)
     for (item_id, seats), count in by_seats.items():
         item_counts = counts[item_id]
-        touched = assigners[item_id].rows_of_keys(seat_keys.seats(seats))
-        for row in touched:
-            item_counts.rows[row.row.key] = item_counts.rows.get(row.row.key, 0) + count
+        touched = assigners[item_id].row_keys(seat_keys.seats(seats))
+        rows = item_counts.rows
+        for key in touched:
+            rows[key] = rows.get(key, 0) + count
         item_counts.total += count
         if not touched:
             item_counts.other += count

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -63,10 +63,11 @@ class ResponsibleRow:
     label: str  # the unit as the system names it: 大连市总工会经济技术和劳动保护部, 甘井子区总工会
     responsibility_label: str  # as the plan names the party: 市总工会经济技术和劳动保护部, 各区市县和开放先导区总工会
     group: str | None = None  # the UnitGroup the row was expanded from
+    # (unit id, department): set once, as the dashboard looks rows up by it thousands of times per view (issue #9)
+    key: tuple[int, str | None] = field(init=False, compare=False, repr=False)
 
-    @property
-    def key(self) -> tuple[int, str | None]:
-        return (self.org_unit.id, self.department_code)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", (self.org_unit.id, self.department_code))
 
     @property
     def role_label(self) -> str:
