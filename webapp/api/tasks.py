@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, object_session
 from werkzeug.wrappers import Response
 
 import forms
@@ -20,7 +20,7 @@ from workflows.acting import authority_on
 from workflows.db import utcnow
 from workflows.engine.deployment import properties, specs_for
 from workflows.inbox import MAX_PER_PAGE, InboxFilter, Light, Sort, View, default_sort, near_due_limit, task_page
-from workflows.models import ApprovalStep, ProcessVersion, TaskIndexEntry, TaskStatus, User
+from workflows.models import ApprovalStep, ProcessInstance, ProcessVersion, TaskIndexEntry, TaskStatus, User
 from workflows.operations import DECISION_PROPERTY, claim_task, complete_task, jsonable, release_task
 from workflows.queries import DEFAULT_PAGE_SIZE, visible_task
 from workflows.records import redact
@@ -96,7 +96,24 @@ def task_decision_field(entry: TaskIndexEntry, form: forms.FormDefinition | None
     """Where `decision` goes for this task: an added signer (加签) answers 同意/不同意 in the sign form's own field."""
     if entry.form_name == ADDED_SIGN_FORM:
         return "decision"
-    return decision_field(entry.instance.process_version, entry.bpmn_id, form)
+    return decision_field(case_version(entry), entry.bpmn_id, form)
+
+
+def case_version(entry: TaskIndexEntry) -> ProcessVersion:
+    """The deployed version the task's case runs, read without loading the case: its row carries the engine state,
+    the largest column, and completing the task reads that row again under its lock (issue #9)."""
+    session = object_session(entry)
+    assert session is not None  # entries come from the request's session
+    version = session.scalar(_CASE_VERSION, {"instance_id": entry.instance_id})
+    assert version is not None  # a case always has its version (foreign key)
+    return version
+
+
+_CASE_VERSION = (
+    select(ProcessVersion)
+    .join(ProcessInstance, ProcessInstance.process_version_id == ProcessVersion.id)
+    .where(ProcessInstance.id == bindparam("instance_id"))
+)
 
 
 def step_data(

@@ -170,6 +170,8 @@ class HazardReportHooks(ProcessHooks):
     def after_step(
         self, session: Session, instance: ProcessInstance, bpmn_id: str, data: dict[str, Any], user: User
     ) -> None:
+        if bpmn_id not in _RECORDED_STEPS:
+            return  # triage, rectification, feedback…: nothing of theirs goes to the report row (no read of it)
         report = self._report(session, instance)
         if bpmn_id == "register_report":
             report.registered_at = utcnow()
@@ -233,4 +235,6 @@ class HazardReportHooks(ProcessHooks):
 
 
 _REPORTS = "hazard_reports"
+# The steps whose answers after_step writes to the case's hazard_report row.
+_RECORDED_STEPS = frozenset({"register_report", "verify", "notify_regulator", "reward_decision", "reward_payment"})
 _REPORT = select(HazardReport).where(HazardReport.instance_id == bindparam("instance_id"))  # built once: every step
