@@ -208,7 +208,8 @@ def _clear(session: Session, table: Any) -> None:
     """Empty a tally before its recount. PostgreSQL: TRUNCATE, which gives the table a new, empty file (a bulk load's
     appended rows left open_task_tally at 946 pages for 3,819 live rows, and every dashboard view scanned them all:
     issue #9) and holds writers' triggers until the recount commits, so no step's change falls between the recount's
-    read and its write. Elsewhere DELETE (SQLite's writers wait for the file's lock anyway)."""
+    read and its write. Its lock holds the dashboards' reads too: recounts run in maintenance (a restore, a
+    migration, a bulk load), never in a request. Elsewhere DELETE (SQLite's writers wait for the file's lock)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"TRUNCATE {table.name}"))  # a table of ours, never user input
     else:
