@@ -15,10 +15,10 @@ from collections import defaultdict
 from collections.abc import Collection
 from datetime import date, datetime, timedelta
 
-from alembic import command
-from sqlalchemy import String, and_, case, cast, delete, func, inspect, or_, select, text, update
+from sqlalchemy import String, and_, case, cast, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from tests.migration_helpers import migrate_below_and_back
 from tests.plan_helpers import NOW, beijing, demo_plan, plan_item, supervised_matter
 from tests.studio_helpers import apply, open_studio_call
 from tests.test_hazard_process import (
@@ -35,7 +35,7 @@ from workflows.db import make_engine
 from workflows.demo_supervision import seed_demo_supervision
 from workflows.engine.runtime import load_workflow
 from workflows.inbox import near_due_limit
-from workflows.migrate import alembic_config, upgrade_database
+from workflows.migrate import upgrade_database
 from workflows.models import (
     ClosedCaseTally,
     InstanceStatus,
@@ -312,9 +312,7 @@ def test_migration_0012_fills_the_tallies_the_write_path_keeps(fresh_database_ur
             assert sum(kept[0].values()) > 0
             assert tally_differences(session) == [] and check_tallies(session) == []
 
-        command.downgrade(alembic_config(engine), "0011_inbox_indexes")
-        assert not inspect(engine).has_table("open_task_tally")
-        upgrade_database(engine)
+        migrate_below_and_back(engine, "0011_inbox_indexes", "open_task_tally")
         with Session(engine) as session:
             assert (stored_open(session), stored_closed(session)) == kept
             assert check_tallies(session) == []

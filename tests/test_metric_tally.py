@@ -1,7 +1,7 @@
 """The hazard targets' monthly sums (workflows.models.metric_tally, issue #9 §2) are kept by triggers on hazard_report
 through every change a report goes through, bucket reports by their Beijing month, give the figures the reports
-give, fold under compaction, are reported by the integrity check when a trigger is missing, and are filled by
-migration 0014 from the reports already there."""
+give, fold under compaction, and are reported by the integrity check when a trigger is missing. Migration 0014's fill
+from the reports already there: tests/test_frozen_migrations.py."""
 
 from __future__ import annotations
 
@@ -9,14 +9,11 @@ from collections import Counter
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from alembic import command
-from sqlalchemy import delete, inspect, select, text, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from tests.test_plans import progress
-from tests.workflow_helpers import seed_demo_world, start_report
-from workflows.db import make_engine
-from workflows.migrate import alembic_config, upgrade_database
+from tests.workflow_helpers import start_report
 from workflows.models import HazardReport, MetricTally
 from workflows.models.metric_tally import HAZARD_TRIGGERS, REWARDS_METRIC, VERIFIED_METRIC
 from workflows.organisation import unit_by_code
@@ -111,28 +108,3 @@ def test_the_check_reports_a_missing_hazard_trigger(world: Session) -> None:
     world.execute(text(f"DROP TRIGGER {HAZARD_TRIGGERS[2]}{on_table}"))
     assert any("隐患指标统计的触发器" in finding.message for finding in check_tallies(world))
 
-
-def test_migration_0014_fills_the_sums_the_triggers_keep(fresh_database_url: str) -> None:
-    engine = make_engine(fresh_database_url)
-    try:
-        upgrade_database(engine)
-        with Session(engine) as session, session.begin():
-            seed_demo_world(session)
-            reports = session.scalars(select(HazardReport)).all()
-            assert len(reports) >= 2
-            reports[0].verification_result = "属实"
-            reports[1].verification_result, reports[1].reward_amount = "基本属实", Decimal("120.50")
-            reports[1].reward_paid_on = date(2026, 10, 9)
-        with Session(engine) as session:
-            sums = stored_metrics(session)
-            assert sum(1 for metric, _, _ in sums if metric == REWARDS_METRIC) == 1
-            assert check_tallies(session) == []
-
-        command.downgrade(alembic_config(engine), "0013_hazard_home_unit")
-        assert not inspect(engine).has_table("metric_tally")
-        upgrade_database(engine)
-        with Session(engine) as session:
-            assert stored_metrics(session) == sums
-            assert check_tallies(session) == []
-    finally:
-        engine.dispose()

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 from collections import Counter
 
-from alembic import command
-from sqlalchemy import delete, func, inspect, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
+from tests.migration_helpers import migrate_below_and_back
 from tests.test_hazard_process import OPINION
 from tests.workflow_helpers import complete, open_task, seed_demo_world, start_report, user
 from workflows import queries
 from workflows.db import make_engine
 from workflows.handover import transfer_task
 from workflows.inbox import View, inbox_counts
-from workflows.migrate import alembic_config, upgrade_database
+from workflows.migrate import upgrade_database
 from workflows.models import QueueTally, TaskIndexEntry, TaskStatus
 from workflows.models.queue_tally import QUEUE_TRIGGERS
 from workflows.operations import claim_task, release_task
@@ -117,9 +117,7 @@ def test_migration_0018_fills_the_counts_the_triggers_keep(fresh_database_url: s
             counts = kept(session)
             assert sum(counts.values()) > 0 and check_tallies(session) == []
 
-        command.downgrade(alembic_config(engine), "0017_supervision_step_indexes")
-        assert not inspect(engine).has_table("queue_tally")
-        upgrade_database(engine)
+        migrate_below_and_back(engine, "0017_supervision_step_indexes", "queue_tally")
         with Session(engine) as session:
             assert kept(session) == counts and check_tallies(session) == []
     finally:
