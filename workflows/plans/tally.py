@@ -20,6 +20,7 @@ from sqlalchemy import Table, case, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from workflows.calendar import SHANGHAI
+from workflows.db import Base
 from workflows.findings import Finding
 from workflows.models import (
     ClosedCaseTally,
@@ -204,22 +205,26 @@ def recount_tallies(session: Session) -> None:
     replace_token(session.connection())
 
 
-def _clear(session: Session, table: Any) -> None:
+def _clear(session: Session, model: type[Base]) -> None:
     """Empty a tally before its recount. PostgreSQL: TRUNCATE, which gives the table a new, empty file (a bulk load's
-    appended rows left open_task_tally at 946 pages for 3,819 live rows, and every dashboard view scanned them all:
-    issue #9) and holds writers' triggers until the recount commits, so no step's change falls between the recount's
-    read and its write. Its lock holds the dashboards' reads too: recounts run in maintenance (a restore, a
-    migration, a bulk load), never in a request. Elsewhere DELETE (SQLite's writers wait for the file's lock)."""
+    appended rows left open_task_tally at 946 pages for 3,819 live rows; VACUUM makes such space reusable, but a
+    scan still reads every page, and every dashboard view scanned them all: issue #9) and holds writers' triggers
+    until the recount commits, so no step's change falls between the recount's read and its write. Its lock holds
+    the dashboards' reads too: recounts run in maintenance (a restore, a migration, a bulk load), never in a request.
+    Elsewhere an ORM DELETE (SQLite's writers wait for the file's lock). Either way no tally object loaded in the
+    session outlives its row."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"TRUNCATE {table.name}"))  # a table of ours, never user input
+        session.execute(text(f"TRUNCATE {model.__tablename__}"))  # a table of ours, never user input
+        for loaded in [instance for instance in session.identity_map.values() if isinstance(instance, model)]:
+            session.expunge(loaded)
     else:
-        session.execute(delete(table))
+        session.execute(delete(model))
 
 
 def recount_queue_tally(session: Session) -> None:
     """Rebuild queue_tally from task_index (migration 0018's fill)."""
     session.flush()
-    _clear(session, QueueTally.__table__)
+    _clear(session, QueueTally)
     queued = expected_queue(session)
     if queued:
         session.execute(insert(QueueTally), [
@@ -230,8 +235,8 @@ def recount_queue_tally(session: Session) -> None:
 def recount_task_tallies(session: Session) -> None:
     """Rebuild open_task_tally and closed_case_tally (migration 0012 fills these two only)."""
     session.flush()
-    _clear(session, OpenTaskTally.__table__)
-    _clear(session, ClosedCaseTally.__table__)
+    _clear(session, OpenTaskTally)
+    _clear(session, ClosedCaseTally)
     opened = expected_open(session)
     closed = expected_closed(session)
     if opened:
@@ -249,7 +254,7 @@ def recount_task_tallies(session: Session) -> None:
 def recount_metric_tally(session: Session) -> None:
     """Rebuild metric_tally from hazard_report (migration 0014's fill)."""
     session.flush()
-    _clear(session, MetricTally.__table__)
+    _clear(session, MetricTally)
     metrics = expected_metrics(session)
     if metrics:
         session.execute(insert(MetricTally), [
